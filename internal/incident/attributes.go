@@ -1,0 +1,58 @@
+// Package incident holds the contract shared by the alertwebhook receiver and
+// the incident exporter: the log-record attribute keys, the severity mapping,
+// the Alertmanager fingerprint and the verdict recorder that carries the
+// store's answer back to the HTTP sender.
+package incident
+
+// EventName is the log record's EventName for every alert.
+const EventName = "alert"
+
+// Attribute keys of an alert log record. They are a public contract: processors
+// in the pipeline may read and rewrite them, and the exporter stores what it gets.
+const (
+	AttrTitle       = "incident.title"
+	AttrDescription = "incident.description"
+	AttrServiceName = "incident.service_name"
+	AttrSeverity    = "incident.severity"
+	AttrDetectedAt  = "incident.detected_at"
+
+	AttrFingerprint     = "alert.fingerprint"
+	AttrStatus          = "alert.status"
+	AttrStartsAt        = "alert.starts_at"
+	AttrEndsAt          = "alert.ends_at"
+	AttrLabels          = "alert.labels"
+	AttrAnnotations     = "alert.annotations"
+	AttrSource          = "alert.source"
+	AttrGeneratorURL    = "alert.generator_url"
+	AttrGroupKey        = "alert.group_key"
+	AttrReceiver        = "alert.receiver"
+	AttrExternalURL     = "alert.external_url"
+	AttrTruncatedAlerts = "alert.truncated_alerts"
+
+	AttrDashboardURL = "alert.dashboard_url"
+	AttrPanelURL     = "alert.panel_url"
+	AttrSilenceURL   = "alert.silence_url"
+	AttrImageURL     = "alert.image_url"
+	AttrValues       = "alert.values"
+	AttrOrgID        = "alert.org_id"
+
+	AttrIntegrationID   = "webhook.integration.id"
+	AttrIntegrationType = "webhook.integration.type"
+	AttrProject         = "webhook.project"
+)
+
+// Values of alert.status.
+const (
+	StatusFiring   = "firing"
+	StatusResolved = "resolved"
+)
+
+// Values of alert.source: the payload format the alert arrived in.
+const (
+	SourceAlertmanager = "alertmanager"
+	SourcePrometheus   = "prometheus"
+	SourceGrafana      = "grafana"
+)
+
+// TimeLayout is how every timestamp attribute is written: RFC 3339 in UTC.
+const TimeLayout = "2006-01-02T15:04:05.999999999Z07:00"

@@ -1,0 +1,45 @@
+package incident
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Incident severities.
+const (
+	SeverityCritical = "critical"
+	SeverityHigh     = "high"
+	SeverityMedium   = "medium"
+	SeverityLow      = "low"
+)
+
+// SeverityFromLabel maps an alert's `severity` label to an incident severity,
+// following the webhook specification: critical→critical, warning→high,
+// info→medium, anything else (or nothing)→medium. Case and surrounding blanks
+// are ignored because senders are not consistent about them.
+func SeverityFromLabel(label string) string {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "critical":
+		return SeverityCritical
+	case "warning":
+		return SeverityHigh
+	default:
+		return SeverityMedium
+	}
+}
+
+// SeverityNumber is the log record severity for an incident severity; an
+// unknown value (a processor may set anything) counts as medium.
+func SeverityNumber(severity string) plog.SeverityNumber {
+	switch severity {
+	case SeverityCritical:
+		return plog.SeverityNumberFatal
+	case SeverityHigh:
+		return plog.SeverityNumberError
+	case SeverityLow:
+		return plog.SeverityNumberInfo
+	default:
+		return plog.SeverityNumberWarn
+	}
+}
