@@ -1,0 +1,115 @@
+package alertwebhookreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig()
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	return cfg.(*Config)
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg := loadConfig(t, "")
+	assert.Equal(t, "localhost:8504", cfg.HTTP.NetAddr.Endpoint)
+	assert.Equal(t, "/health", cfg.HealthPath)
+	assert.True(t, cfg.Alertmanager.Enabled)
+	assert.Empty(t, string(cfg.Alertmanager.Secret))
+	assert.Equal(t, RateLimitConfig{RequestsPerSecond: 100, Burst: 200}, cfg.RateLimit)
+	assert.Equal(t, 10*time.Second, cfg.HTTP.ReadHeaderTimeout)
+	assert.False(t, cfg.Fingerprint.Recompute)
+}
+
+func TestLoadConfigFull(t *testing.T) {
+	cfg := loadConfig(t, "full")
+	assert.Equal(t, "0.0.0.0:9504", cfg.HTTP.NetAddr.Endpoint)
+	assert.EqualValues(t, 1048576, cfg.HTTP.MaxRequestBodySize)
+	assert.Equal(t, "/healthz", cfg.HealthPath)
+	assert.Equal(t, "global-secret", string(cfg.Alertmanager.Secret))
+	require.Len(t, cfg.Integrations, 2)
+	prom := cfg.Integrations[0]
+	assert.Equal(t, "550e8400-e29b-41d4-a716-446655440000", prom.ID)
+	assert.Equal(t, "prometheus", prom.Type)
+	assert.Equal(t, "production", prom.Project)
+	assert.Equal(t, []string{"10.0.0.0/8", "::1/128"}, prom.AllowedCIDRs)
+	assert.Equal(t, &RateLimitConfig{RequestsPerSecond: 5, Burst: 10}, prom.RateLimit)
+	graf := cfg.Integrations[1]
+	require.NotNil(t, graf.Signature)
+	assert.Equal(t, "X-Grafana-Alerting-Timestamp", graf.Signature.TimestampHeader)
+	assert.Equal(t, 2*time.Minute, graf.Signature.MaxSkew)
+	assert.Equal(t, RateLimitConfig{RequestsPerSecond: 50, Burst: 80}, cfg.RateLimit)
+	assert.True(t, cfg.Fingerprint.Recompute)
+	assert.Equal(t, []string{"replica", "prometheus_replica"}, cfg.Fingerprint.IgnoreLabels)
+	// Secrets are opaque: printing the config never shows them.
+	assert.NotContains(t, prom.Secret.String(), "production-secret")
+
+	assert.False(t, loadConfig(t, "global_off").Alertmanager.Enabled)
+}
+
+func TestValidate(t *testing.T) {
+	valid := func() IntegrationConfig {
+		return IntegrationConfig{ID: "a", Type: "prometheus", Secret: "s"}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		errMsg string
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"empty id", func(c *Config) { c.Integrations[0].ID = "" }, "id must not be empty"},
+		{"slash in id", func(c *Config) { c.Integrations[0].ID = "a/b" }, "one path segment"},
+		{"duplicate id", func(c *Config) { c.Integrations = append(c.Integrations, valid()) }, `duplicate id "a"`},
+		{"unknown type", func(c *Config) { c.Integrations[0].Type = "datadog" }, `type "datadog" is unknown`},
+		{"no secret", func(c *Config) { c.Integrations[0].Secret = "" }, "secret must not be empty"},
+		{"signature on prometheus", func(c *Config) { c.Integrations[0].Signature = &SignatureConfig{} }, "signature is only for grafana"},
+		{"negative skew", func(c *Config) {
+			c.Integrations[0].Type = "grafana"
+			c.Integrations[0].Signature = &SignatureConfig{MaxSkew: -time.Second}
+		}, "max_skew must not be negative"},
+		{"bad cidr", func(c *Config) { c.Integrations[0].AllowedCIDRs = []string{"10.0.0.0/33"} }, "is not a CIDR"},
+		{"bare address", func(c *Config) { c.Integrations[0].AllowedCIDRs = []string{"10.0.0.1"} }, "is not a CIDR"},
+		{"zero default rate", func(c *Config) { c.RateLimit.RequestsPerSecond = 0 }, "requests_per_second must be positive"},
+		{"negative burst", func(c *Config) { c.RateLimit.Burst = -1 }, "burst must be positive"},
+		{"zero integration rate", func(c *Config) { c.Integrations[0].RateLimit = &RateLimitConfig{RequestsPerSecond: 0, Burst: 1} }, "requests_per_second must be positive"},
+		{"relative health path", func(c *Config) { c.HealthPath = "health" }, "must start with '/'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			cfg.Integrations = []IntegrationConfig{valid()}
+			tt.mutate(cfg)
+			err := cfg.Validate()
+			if tt.errMsg == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.errMsg)
+		})
+	}
+}
+
+func TestValidateNeverPrintsSecrets(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Integrations = []IntegrationConfig{{ID: "a", Type: "prometheus", Secret: "hunter2-very-secret", Signature: &SignatureConfig{}}}
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hunter2")
+}

@@ -1,0 +1,215 @@
+package alertwebhookreceiver // import "github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+)
+
+const (
+	webhooksPrefix = "/webhooks/"
+	pushSuffix     = "/api/v2/alerts"
+	// retryAfterUnavailable is what a 503 asks the sender to wait, in seconds.
+	retryAfterUnavailable = "5"
+	// integrationUnknown labels requests to no known integration in metrics, so
+	// that arbitrary paths cannot blow up the metric's cardinality.
+	integrationUnknown = "unknown"
+)
+
+// payloadKind is the body format an endpoint takes.
+type payloadKind int
+
+const (
+	kindAlertmanager payloadKind = iota
+	kindGrafana
+	kindPrometheusPush
+)
+
+// ServeHTTP routes one request: health, or a webhook path to its endpoint.
+func (r *alertReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	path := req.URL.Path
+	if r.cfg.HealthPath != "" && path == r.cfg.HealthPath {
+		r.serveHealth(w, req)
+		return
+	}
+	ep, kind, detail := r.route(path)
+	if ep == nil {
+		r.reply(w, integrationUnknown, http.StatusNotFound, errorBody{Detail: detail})
+		return
+	}
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		r.reply(w, ep.id, http.StatusMethodNotAllowed, errorBody{Detail: "Method " + truncate(req.Method, 16) + " not allowed: use POST"})
+		return
+	}
+	r.serveWebhook(w, req, ep, kind)
+}
+
+// route resolves a path to its endpoint, or says why there is none.
+func (r *alertReceiver) route(path string) (*endpoint, payloadKind, string) {
+	rest, ok := strings.CutPrefix(path, webhooksPrefix)
+	if !ok {
+		return nil, 0, "Not found"
+	}
+	if rest == typeAlertmanager {
+		if r.global == nil {
+			return nil, 0, "Integration not found: " + typeAlertmanager
+		}
+		return r.global, kindAlertmanager, ""
+	}
+	typ, id, ok := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		return nil, 0, "Not found"
+	}
+	kind := kindAlertmanager
+	switch typ {
+	case typeGrafana:
+		kind = kindGrafana
+	case typePrometheus:
+		if before, isPush := strings.CutSuffix(id, pushSuffix); isPush {
+			id, kind = before, kindPrometheusPush
+		}
+	default:
+		return nil, 0, "Unknown integration type: " + truncate(typ, 64)
+	}
+	ep := r.integrations[id]
+	if ep == nil || ep.typ != typ {
+		return nil, 0, "Integration not found: " + truncate(id, 128)
+	}
+	return ep, kind, ""
+}
+
+func (r *alertReceiver) serveHealth(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		r.reply(w, "health", http.StatusMethodNotAllowed, errorBody{Detail: "Method " + truncate(req.Method, 16) + " not allowed: use GET"})
+		return
+	}
+	r.reply(w, "health", http.StatusOK, healthBody{Status: "healthy"})
+}
+
+// serveWebhook runs one delivery: source → secret → rate limit → body →
+// signature → parse → consume → answer. Checks that need no body come first,
+// so refused requests cost little.
+func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, ep *endpoint, kind payloadKind) {
+	now := r.now()
+	if !sourceAllowed(ep.cidrs, req.RemoteAddr) {
+		r.reply(w, ep.id, http.StatusForbidden, errorBody{Detail: detailBadSource})
+		return
+	}
+	if ep.secret != nil && ep.signature == nil && !ep.secret.checkSecret(req) {
+		r.reply(w, ep.id, http.StatusForbidden, errorBody{Detail: detailBadSecret})
+		return
+	}
+	if ok, wait := ep.limit.allow(now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		r.reply(w, ep.id, http.StatusTooManyRequests, errorBody{
+			Detail: fmt.Sprintf("Too many webhook requests. Please retry after %d seconds.", wait),
+		})
+		return
+	}
+	if !isJSONContentType(req.Header.Get("Content-Type")) {
+		r.reply(w, ep.id, http.StatusUnsupportedMediaType, errorBody{
+			Detail: "Unsupported Content-Type " + strconv.Quote(truncate(req.Header.Get("Content-Type"), 64)) + ": send application/json",
+		})
+		return
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			r.reply(w, ep.id, http.StatusRequestEntityTooLarge, errorBody{
+				Detail: fmt.Sprintf("Request body exceeds the limit of %d bytes", tooLarge.Limit),
+			})
+			return
+		}
+		r.reply(w, ep.id, http.StatusBadRequest, errorBody{Detail: "Could not read the request body: " + truncate(err.Error(), 200)})
+		return
+	}
+	if ep.signature != nil {
+		if detail := ep.secret.checkSignature(ep.signature, req, body, now); detail != "" {
+			r.reply(w, ep.id, http.StatusForbidden, errorBody{Detail: detail})
+			return
+		}
+	}
+
+	var n *notification
+	switch kind {
+	case kindPrometheusPush:
+		n, err = parsePush(body, now)
+	case kindGrafana:
+		n, err = parseGroup(body, incident.SourceGrafana, now)
+	default:
+		n, err = parseGroup(body, incident.SourceAlertmanager, now)
+	}
+	if err != nil {
+		r.reply(w, ep.id, http.StatusBadRequest, errorBody{Detail: err.Error()})
+		return
+	}
+	r.consume(w, req, ep, n, now)
+}
+
+// consume hands the records to the pipeline and answers from the verdicts
+// the exporter put in the recorder.
+func (r *alertReceiver) consume(w http.ResponseWriter, req *http.Request, ep *endpoint, n *notification, now time.Time) {
+	logs := r.records.build(n, ep, now)
+	rec := incident.NewRecorder()
+	ctx := r.obsrecv.StartLogsOp(incident.ContextWithRecorder(req.Context(), rec))
+	err := r.next.ConsumeLogs(ctx, logs)
+	r.obsrecv.EndLogsOp(ctx, n.Source, len(n.Alerts), err)
+	outcomes := rec.Close()
+	if err != nil {
+		r.logger.Debug("Pipeline refused alerts", zap.String("integration", ep.id), zap.Int("alerts", len(n.Alerts)), zap.Error(err))
+		if consumererror.IsPermanent(err) {
+			// The same request can never succeed: a 4xx stops the sender's retries.
+			r.reply(w, ep.id, http.StatusBadRequest, errorBody{Detail: "Alerts rejected permanently by the collector pipeline"})
+			return
+		}
+		// Alertmanager retries 5xx only: a store outage must never be a 4xx.
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		r.reply(w, ep.id, http.StatusServiceUnavailable, errorBody{Detail: "Alerts could not be stored now, retry later"})
+		return
+	}
+	r.reply(w, ep.id, http.StatusOK, verdictBody(len(n.Alerts), outcomes, n.Rejected))
+}
+
+// reply writes a JSON answer and counts it.
+func (r *alertReceiver) reply(w http.ResponseWriter, integration string, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+	if r.telemetry != nil {
+		r.telemetry.AlertwebhookRequests.Add(context.Background(), 1, metric.WithAttributes(
+			attribute.String("integration", integration),
+			attribute.Int("code", status),
+		))
+	}
+	if ce := r.logger.Check(zap.DebugLevel, "Webhook answered"); ce != nil {
+		ce.Write(zap.String("integration", integration), zap.Int("code", status))
+	}
+}
+
+// isJSONContentType accepts JSON and, because curl and some senders leave it
+// out or send text/plain, an empty or plain-text type.
+func isJSONContentType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mediaType, _, _ := strings.Cut(ct, ";")
+	mediaType = strings.ToLower(strings.TrimSpace(mediaType))
+	return mediaType == "application/json" || mediaType == "text/plain" ||
+		(strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json"))
+}

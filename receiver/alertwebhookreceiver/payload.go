@@ -1,0 +1,326 @@
+package alertwebhookreceiver // import "github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver"
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+)
+
+// payloadError is a request that can never succeed: it becomes a 400 whose
+// detail says what is wrong.
+type payloadError struct{ msg string }
+
+func (e *payloadError) Error() string { return "Invalid webhook payload: " + e.msg }
+
+func invalidPayload(format string, args ...any) error {
+	return &payloadError{msg: fmt.Sprintf(format, args...)}
+}
+
+// rejection names one alert of a payload that could not be used; the others
+// still go through.
+type rejection struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// wireAlert is one alert as Alertmanager, Grafana and Prometheus send it.
+// Unknown fields are ignored: senders add fields between versions.
+type wireAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     string            `json:"startsAt"`
+	EndsAt       string            `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+
+	// Grafana extras.
+	DashboardURL string         `json:"dashboardURL"`
+	PanelURL     string         `json:"panelURL"`
+	SilenceURL   string         `json:"silenceURL"`
+	ImageURL     string         `json:"imageURL"`
+	Values       map[string]any `json:"values"`
+}
+
+// wireGroup is the notification envelope of Alertmanager (v4) and Grafana (v1).
+type wireGroup struct {
+	Receiver        string          `json:"receiver"`
+	GroupKey        string          `json:"groupKey"`
+	ExternalURL     string          `json:"externalURL"`
+	TruncatedAlerts int64           `json:"truncatedAlerts"`
+	OrgID           *int64          `json:"orgId"`
+	Alerts          json.RawMessage `json:"alerts"`
+}
+
+// wireGroupFast is wireGroup with the alerts decoded in the same pass; it is
+// tried first because nearly every request is well-formed.
+type wireGroupFast struct {
+	Receiver        string      `json:"receiver"`
+	GroupKey        string      `json:"groupKey"`
+	ExternalURL     string      `json:"externalURL"`
+	TruncatedAlerts int64       `json:"truncatedAlerts"`
+	OrgID           *int64      `json:"orgId"`
+	Alerts          []wireAlert `json:"alerts"`
+}
+
+// alert is one validated alert, independent of the payload format.
+type alert struct {
+	Status       string
+	Labels       map[string]string
+	Annotations  map[string]string
+	StartsAt     time.Time // zero: the sender did not say
+	EndsAt       time.Time // zero: still firing or not said
+	GeneratorURL string
+	Fingerprint  string // the sender's; empty when it sent none
+
+	DashboardURL string
+	PanelURL     string
+	SilenceURL   string
+	ImageURL     string
+	Values       map[string]any
+}
+
+// notification is a parsed request: the group metadata and its usable alerts.
+type notification struct {
+	Source          string
+	Receiver        string
+	GroupKey        string
+	ExternalURL     string
+	TruncatedAlerts int64
+	OrgID           *int64
+	Alerts          []alert
+	Rejected        []rejection
+}
+
+// parseGroup parses an Alertmanager v4 or Grafana v1 notification. A payload
+// that is not usable at all is a *payloadError; single bad alerts are listed
+// in Rejected and the rest are kept.
+func parseGroup(body []byte, source string, now time.Time) (*notification, error) {
+	body = bytes.TrimSpace(body)
+	if err := checkTopLevel(body, '{', "a JSON object"); err != nil {
+		return nil, err
+	}
+	var fast wireGroupFast
+	if err := json.Unmarshal(body, &fast); err == nil {
+		if fast.Alerts == nil {
+			return nil, invalidPayload("missing required field 'alerts'")
+		}
+		n := &notification{
+			Source: source, Receiver: fast.Receiver, GroupKey: fast.GroupKey, ExternalURL: fast.ExternalURL,
+			TruncatedAlerts: fast.TruncatedAlerts, OrgID: fast.OrgID,
+		}
+		n.addAll(fast.Alerts, source, now)
+		return n, n.usable()
+	}
+
+	// Slow path: find out exactly what is wrong, alert by alert.
+	var g wireGroup
+	if err := json.Unmarshal(body, &g); err != nil {
+		return nil, describeJSONError(err)
+	}
+	raws, err := alertArray(g.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	n := &notification{
+		Source: source, Receiver: g.Receiver, GroupKey: g.GroupKey, ExternalURL: g.ExternalURL,
+		TruncatedAlerts: g.TruncatedAlerts, OrgID: g.OrgID,
+	}
+	n.addRaw(raws, source, now)
+	return n, n.usable()
+}
+
+// parsePush parses Prometheus' own push body (POST /api/v2/alerts): a JSON
+// array of alerts without status or fingerprint.
+func parsePush(body []byte, now time.Time) (*notification, error) {
+	body = bytes.TrimSpace(body)
+	if err := checkTopLevel(body, '[', "a JSON array of alerts"); err != nil {
+		return nil, err
+	}
+	n := &notification{Source: incident.SourcePrometheus}
+	var fast []wireAlert
+	if err := json.Unmarshal(body, &fast); err == nil {
+		n.addAll(fast, incident.SourcePrometheus, now)
+		return n, n.usable()
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return nil, describeJSONError(err)
+	}
+	n.addRaw(raws, incident.SourcePrometheus, now)
+	return n, n.usable()
+}
+
+func checkTopLevel(body []byte, want byte, what string) error {
+	if len(body) == 0 {
+		return invalidPayload("empty body")
+	}
+	if body[0] != want {
+		if !json.Valid(body) {
+			return describeJSONError(json.Unmarshal(body, new(any)))
+		}
+		return invalidPayload("expected %s", what)
+	}
+	return nil
+}
+
+func alertArray(raw json.RawMessage) ([]json.RawMessage, error) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, invalidPayload("missing required field 'alerts'")
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(raw, &raws); err != nil {
+		return nil, invalidPayload("field 'alerts' must be an array")
+	}
+	return raws, nil
+}
+
+func (n *notification) addAll(wires []wireAlert, source string, now time.Time) {
+	n.Alerts = make([]alert, 0, len(wires))
+	for i := range wires {
+		n.add(i, &wires[i], source, now)
+	}
+}
+
+func (n *notification) addRaw(raws []json.RawMessage, source string, now time.Time) {
+	n.Alerts = make([]alert, 0, len(raws))
+	for i, raw := range raws {
+		var w wireAlert
+		if err := json.Unmarshal(raw, &w); err != nil {
+			n.Rejected = append(n.Rejected, rejection{Index: i, Reason: jsonProblem(err)})
+			continue
+		}
+		n.add(i, &w, source, now)
+	}
+}
+
+func (n *notification) add(i int, w *wireAlert, source string, now time.Time) {
+	a, reason := validate(w, source, now)
+	if reason != "" {
+		n.Rejected = append(n.Rejected, rejection{Index: i, Reason: reason})
+		return
+	}
+	n.Alerts = append(n.Alerts, a)
+}
+
+// usable reports a payload with no alert left as a whole-request error.
+func (n *notification) usable() error {
+	if len(n.Alerts) > 0 {
+		return nil
+	}
+	switch len(n.Rejected) {
+	case 0:
+		return invalidPayload("field 'alerts' is empty")
+	case 1:
+		return invalidPayload("alerts[%d]: %s", n.Rejected[0].Index, n.Rejected[0].Reason)
+	default:
+		return invalidPayload("no valid alert: alerts[%d]: %s (and %d more)",
+			n.Rejected[0].Index, n.Rejected[0].Reason, len(n.Rejected)-1)
+	}
+}
+
+func validate(w *wireAlert, source string, now time.Time) (alert, string) {
+	if len(w.Labels) == 0 {
+		return alert{}, "missing required field 'labels'"
+	}
+	if w.Labels["alertname"] == "" {
+		return alert{}, "missing required label 'alertname'"
+	}
+	startsAt, err := parseTime(w.StartsAt)
+	if err != nil {
+		return alert{}, fmt.Sprintf("field 'startsAt': %v", err)
+	}
+	endsAt, err := parseTime(w.EndsAt)
+	if err != nil {
+		return alert{}, fmt.Sprintf("field 'endsAt': %v", err)
+	}
+	status := w.Status
+	switch {
+	case source == incident.SourcePrometheus || status == "":
+		// Prometheus pushes no status: an alert whose end time has passed is resolved.
+		status = incident.StatusFiring
+		if !endsAt.IsZero() && !endsAt.After(now) {
+			status = incident.StatusResolved
+		}
+	case status != incident.StatusFiring && status != incident.StatusResolved:
+		return alert{}, fmt.Sprintf("field 'status' must be 'firing' or 'resolved', got %q", truncate(status, 64))
+	}
+	return alert{
+		Status:       status,
+		Labels:       w.Labels,
+		Annotations:  w.Annotations,
+		StartsAt:     startsAt,
+		EndsAt:       endsAt,
+		GeneratorURL: w.GeneratorURL,
+		Fingerprint:  w.Fingerprint,
+		DashboardURL: w.DashboardURL,
+		PanelURL:     w.PanelURL,
+		SilenceURL:   w.SilenceURL,
+		ImageURL:     w.ImageURL,
+		Values:       w.Values,
+	}, ""
+}
+
+// parseTime reads an RFC 3339 timestamp with any offset. Empty and Go's zero
+// time (which Alertmanager sends as endsAt of a firing alert) mean "not set".
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", truncate(s, 64))
+	}
+	if t.Year() <= 1 {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
+
+// describeJSONError turns a decoding error into a 400 a sender can act on.
+func describeJSONError(err error) error { return &payloadError{msg: jsonProblem(err)} }
+
+func jsonProblem(err error) string {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return fmt.Sprintf("expected %s, got JSON %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		return fmt.Sprintf("field '%s' must be %s, got JSON %s", truncate(typeErr.Field, 128),
+			jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	default:
+		return fmt.Sprintf("malformed JSON: %v", err)
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "int64", "int", "float64":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	default:
+		return goKind
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

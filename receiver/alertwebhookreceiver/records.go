@@ -1,0 +1,139 @@
+package alertwebhookreceiver // import "github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver"
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
+)
+
+// recordBuilder turns parsed alerts into log records (the contract of
+// internal/incident). It holds only configuration, so one serves all requests.
+type recordBuilder struct {
+	recompute    bool
+	ignoreLabels map[string]struct{}
+	version      string
+}
+
+func newRecordBuilder(cfg FingerprintConfig, version string) recordBuilder {
+	ignore := make(map[string]struct{}, len(cfg.IgnoreLabels))
+	for _, l := range cfg.IgnoreLabels {
+		ignore[l] = struct{}{}
+	}
+	return recordBuilder{recompute: cfg.Recompute, ignoreLabels: ignore, version: version}
+}
+
+// fingerprint is the sender's unless it sent none or recomputation is on.
+func (b recordBuilder) fingerprint(a *alert) string {
+	switch {
+	case b.recompute:
+		return incident.Fingerprint(a.Labels, b.ignoreLabels)
+	case a.Fingerprint != "":
+		return a.Fingerprint
+	default:
+		return incident.Fingerprint(a.Labels, nil)
+	}
+}
+
+// build returns one log record per alert of n, received at now through ep.
+func (b recordBuilder) build(n *notification, ep *endpoint, now time.Time) plog.Logs {
+	logs := plog.NewLogs()
+	sl := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().SetVersion(b.version)
+	records := sl.LogRecords()
+	records.EnsureCapacity(len(n.Alerts))
+	received := pcommon.NewTimestampFromTime(now)
+	for i := range n.Alerts {
+		b.fill(records.AppendEmpty(), n, &n.Alerts[i], ep, now, received)
+	}
+	return logs
+}
+
+func (b recordBuilder) fill(lr plog.LogRecord, n *notification, a *alert, ep *endpoint, now time.Time, received pcommon.Timestamp) {
+	startsAt := a.StartsAt
+	if startsAt.IsZero() {
+		// As Alertmanager does for an alert pushed without a start.
+		startsAt = now
+	}
+	severity := incident.SeverityFromLabel(a.Labels["severity"])
+	lr.SetEventName(incident.EventName)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(startsAt))
+	lr.SetObservedTimestamp(received)
+	lr.SetSeverityText(severity)
+	lr.SetSeverityNumber(incident.SeverityNumber(severity))
+
+	description := a.Annotations["description"]
+	if description == "" {
+		description = a.Annotations["summary"]
+	}
+	body := description
+	if body == "" {
+		body = a.Labels["alertname"]
+	}
+	lr.Body().SetStr(body)
+
+	attrs := lr.Attributes()
+	attrs.EnsureCapacity(24)
+	attrs.PutStr(incident.AttrTitle, a.Labels["alertname"])
+	attrs.PutStr(incident.AttrDescription, description)
+	putNonEmpty(attrs, incident.AttrServiceName, a.Labels["service"])
+	attrs.PutStr(incident.AttrSeverity, severity)
+	started := startsAt.UTC().Format(incident.TimeLayout)
+	attrs.PutStr(incident.AttrDetectedAt, started)
+
+	attrs.PutStr(incident.AttrFingerprint, b.fingerprint(a))
+	attrs.PutStr(incident.AttrStatus, a.Status)
+	attrs.PutStr(incident.AttrStartsAt, started)
+	if a.Status == incident.StatusResolved {
+		endsAt := a.EndsAt
+		if endsAt.IsZero() {
+			endsAt = now
+		}
+		attrs.PutStr(incident.AttrEndsAt, endsAt.UTC().Format(incident.TimeLayout))
+	}
+	putStringMap(attrs.PutEmptyMap(incident.AttrLabels), a.Labels)
+	putStringMap(attrs.PutEmptyMap(incident.AttrAnnotations), a.Annotations)
+	attrs.PutStr(incident.AttrSource, n.Source)
+	putNonEmpty(attrs, incident.AttrGeneratorURL, a.GeneratorURL)
+	putNonEmpty(attrs, incident.AttrGroupKey, n.GroupKey)
+	putNonEmpty(attrs, incident.AttrReceiver, n.Receiver)
+	putNonEmpty(attrs, incident.AttrExternalURL, n.ExternalURL)
+	if n.Source != incident.SourcePrometheus {
+		attrs.PutInt(incident.AttrTruncatedAlerts, n.TruncatedAlerts)
+	}
+
+	if n.Source == incident.SourceGrafana {
+		putNonEmpty(attrs, incident.AttrDashboardURL, a.DashboardURL)
+		putNonEmpty(attrs, incident.AttrPanelURL, a.PanelURL)
+		putNonEmpty(attrs, incident.AttrSilenceURL, a.SilenceURL)
+		putNonEmpty(attrs, incident.AttrImageURL, a.ImageURL)
+		if len(a.Values) > 0 {
+			// FromRaw only fails on types JSON cannot produce.
+			_ = attrs.PutEmptyMap(incident.AttrValues).FromRaw(a.Values)
+		}
+		if n.OrgID != nil {
+			attrs.PutInt(incident.AttrOrgID, *n.OrgID)
+		}
+	}
+
+	attrs.PutStr(incident.AttrIntegrationID, ep.id)
+	attrs.PutStr(incident.AttrIntegrationType, ep.typ)
+	putNonEmpty(attrs, incident.AttrProject, ep.project)
+}
+
+func putNonEmpty(attrs pcommon.Map, key, value string) {
+	if value != "" {
+		attrs.PutStr(key, value)
+	}
+}
+
+func putStringMap(m pcommon.Map, values map[string]string) {
+	m.EnsureCapacity(len(values))
+	for k, v := range values {
+		m.PutStr(k, v)
+	}
+}
