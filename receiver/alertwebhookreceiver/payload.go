@@ -291,6 +291,9 @@ func jsonProblem(err error) string {
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 	case errors.As(err, &typeErr):
+		if typeErr.Field == "labels" || typeErr.Field == "annotations" {
+			return fmt.Sprintf("field '%s' must map names to strings, got JSON %s", typeErr.Field, typeErr.Value)
+		}
 		if typeErr.Field == "" {
 			return fmt.Sprintf("expected %s, got JSON %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 		}
