@@ -277,4 +277,4 @@ func TestGlobalEndpointDisabled(t *testing.T) {
 type consumerFunc func(context.Context, plog.Logs) error
 
 func (f consumerFunc) ConsumeLogs(ctx context.Context, ld plog.Logs) error { return f(ctx, ld) }
-func (consumerFunc) Capabilities() consumer.Capabilities                { return consumer.Capabilities{} }
+func (consumerFunc) Capabilities() consumer.Capabilities                   { return consumer.Capabilities{} }

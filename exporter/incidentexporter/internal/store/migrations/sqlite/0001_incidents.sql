@@ -1,0 +1,28 @@
+-- Incidents, one row per alert instance; at most one open per (dedup_scope, fingerprint).
+-- Timestamps are RFC 3339 UTC text with a fixed width, so they sort as they compare.
+CREATE TABLE incidents (
+    id                   TEXT PRIMARY KEY,
+    dedup_scope          TEXT NOT NULL,
+    fingerprint          TEXT NOT NULL,
+    project              TEXT NOT NULL DEFAULT '',
+    source               TEXT NOT NULL DEFAULT '',
+    title                TEXT NOT NULL DEFAULT '',
+    description          TEXT NOT NULL DEFAULT '',
+    service_name         TEXT NOT NULL DEFAULT '',
+    severity             TEXT NOT NULL DEFAULT 'medium',
+    status               TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    detected_at          TEXT NOT NULL,
+    resolved_at          TEXT,
+    resolution_reason    TEXT,
+    created_at           TEXT NOT NULL,
+    updated_at           TEXT NOT NULL,
+    last_seen_at         TEXT NOT NULL,
+    occurrences          INTEGER NOT NULL DEFAULT 1,
+    labels               TEXT NOT NULL DEFAULT '{}',
+    annotations          TEXT NOT NULL DEFAULT '{}',
+    generator_url        TEXT NOT NULL DEFAULT '',
+    previous_incident_id TEXT REFERENCES incidents (id)
+);
+CREATE UNIQUE INDEX incidents_one_open_per_key ON incidents (dedup_scope, fingerprint) WHERE status = 'open';
+CREATE INDEX incidents_instance ON incidents (dedup_scope, fingerprint, detected_at);
+CREATE INDEX incidents_open_last_seen ON incidents (last_seen_at) WHERE status = 'open';

@@ -1,0 +1,146 @@
+package store // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+)
+
+// sqlStore is the Store of both engines: the same statements, with the
+// dialect converting timestamps.
+type sqlStore struct {
+	db        *sql.DB
+	d         dialect
+	now       func() time.Time
+	committer *committer
+}
+
+// The firing path is one statement. It inserts a new open incident unless the
+// same instance (key + startsAt) was already resolved (a stale retry or an HA
+// echo); on conflict with the open incident of the key it counts a repeat.
+// The RETURNING id tells which happened: ours is new, another is a duplicate,
+// no row is the stale case.
+const upsertFiring = `
+INSERT INTO incidents (id, dedup_scope, fingerprint, project, source, title, description, service_name,
+    severity, status, detected_at, created_at, updated_at, last_seen_at, occurrences,
+    labels, annotations, generator_url, previous_incident_id)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $11, $11, 1, $12, $13, $14,
+    (SELECT p.id FROM incidents p WHERE p.dedup_scope = $2 AND p.fingerprint = $3 AND p.status = 'resolved'
+      ORDER BY p.resolved_at DESC LIMIT 1)
+WHERE NOT EXISTS (SELECT 1 FROM incidents r WHERE r.dedup_scope = $2 AND r.fingerprint = $3
+    AND r.detected_at = $10 AND r.status = 'resolved')
+ON CONFLICT (dedup_scope, fingerprint) WHERE status = 'open'
+DO UPDATE SET last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at,
+    occurrences = incidents.occurrences + 1
+RETURNING CAST(id AS TEXT), title`
+
+const resolvedInstance = `
+SELECT CAST(id AS TEXT), title FROM incidents
+WHERE dedup_scope = $1 AND fingerprint = $2 AND detected_at = $3 AND status = 'resolved' LIMIT 1`
+
+// A resolved notification closes the open incident of its key, unless that
+// incident started after the alert did: then it is a newer instance and the
+// notification is a late one about an older instance.
+const resolveOpen = `
+UPDATE incidents SET status = 'resolved', resolved_at = $3, resolution_reason = 'alert_resolved',
+    updated_at = $4, last_seen_at = $4
+WHERE dedup_scope = $1 AND fingerprint = $2 AND status = 'open' AND detected_at <= $5
+RETURNING CAST(id AS TEXT), title`
+
+const resolveStale = `
+UPDATE incidents SET status = 'resolved', resolved_at = $2, resolution_reason = 'auto_resolved', updated_at = $2
+WHERE status = 'open' AND last_seen_at < $1`
+
+func (s *sqlStore) DB() *sql.DB { return s.db }
+
+func (s *sqlStore) Apply(ctx context.Context, alerts []Alert) ([]Result, error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	return s.committer.submit(ctx, alerts)
+}
+
+func (s *sqlStore) Close() error {
+	s.committer.close()
+	return s.db.Close()
+}
+
+// applyTx runs the rules for alerts inside tx, in order.
+func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, alerts []Alert) ([]Result, error) {
+	now := s.d.ts(s.now())
+	out := make([]Result, len(alerts))
+	for i := range alerts {
+		a := &alerts[i]
+		var err error
+		if a.Status == incident.StatusResolved {
+			out[i], err = s.resolve(ctx, tx, a, now)
+		} else {
+			out[i], err = s.fire(ctx, tx, a, now)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("alert %s/%s: %w", a.Scope, a.Fingerprint, err)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) fire(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Result, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Result{}, err
+	}
+	newID := id.String()
+	startsAt := s.d.ts(a.StartsAt)
+	var r Result
+	err = tx.QueryRowContext(ctx, upsertFiring,
+		newID, a.Scope, a.Fingerprint, a.Project, a.Source, a.Title, a.Description, a.ServiceName,
+		a.Severity, startsAt, now, a.Labels, a.Annotations, a.GeneratorURL,
+	).Scan(&r.IncidentID, &r.Title)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// The instance was resolved already: it stays resolved.
+		if err := tx.QueryRowContext(ctx, resolvedInstance, a.Scope, a.Fingerprint, startsAt).Scan(&r.IncidentID, &r.Title); err != nil {
+			return Result{}, fmt.Errorf("looking up the resolved instance: %w", err)
+		}
+		r.Verdict = incident.VerdictDuplicate
+	case err != nil:
+		return Result{}, err
+	case r.IncidentID == newID:
+		r.Verdict = incident.VerdictCreated
+	default:
+		r.Verdict = incident.VerdictDuplicate
+	}
+	return r, nil
+}
+
+func (s *sqlStore) resolve(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Result, error) {
+	endsAt := a.EndsAt
+	if endsAt.IsZero() {
+		endsAt = s.now()
+	}
+	var r Result
+	err := tx.QueryRowContext(ctx, resolveOpen, a.Scope, a.Fingerprint, s.d.ts(endsAt), now, s.d.ts(a.StartsAt)).
+		Scan(&r.IncidentID, &r.Title)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Result{Verdict: incident.VerdictIgnored, Title: a.Title}, nil
+	case err != nil:
+		return Result{}, err
+	}
+	r.Verdict = incident.VerdictResolved
+	return r, nil
+}
+
+func (s *sqlStore) ResolveStale(ctx context.Context, cutoff, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, resolveStale, s.d.ts(cutoff), s.d.ts(now))
+	if err != nil {
+		return 0, classify(fmt.Errorf("resolving stale incidents: %w", err))
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,90 @@
+// Package store keeps incidents in SQLite or PostgreSQL. The deduplication
+// rules live in SQL, enforced by a partial unique index, so that concurrent
+// writers (goroutines, replicas, an Alertmanager HA pair) cannot race.
+package store // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+)
+
+// Drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Alert is one alert record as the exporter read it from a log record.
+type Alert struct {
+	Scope        string // dedup scope: the integration id
+	Fingerprint  string
+	Status       string // incident.StatusFiring or incident.StatusResolved
+	StartsAt     time.Time
+	EndsAt       time.Time // zero unless resolved
+	Project      string
+	Source       string
+	Title        string
+	Description  string
+	ServiceName  string
+	Severity     string
+	Labels       string // JSON object
+	Annotations  string // JSON object
+	GeneratorURL string
+}
+
+// Result is the store's verdict on one alert.
+type Result struct {
+	Verdict    incident.Verdict
+	IncidentID string
+	Title      string
+}
+
+// Store applies alerts to the incidents table.
+type Store interface {
+	// Apply runs the dedup rules for alerts, in order, and returns one result
+	// per alert once they are durably committed.
+	Apply(ctx context.Context, alerts []Alert) ([]Result, error)
+	// ResolveStale resolves open incidents last seen before cutoff.
+	ResolveStale(ctx context.Context, cutoff, now time.Time) (int64, error)
+	// DB is the underlying database, for inspection in tests and tools.
+	DB() *sql.DB
+	Close() error
+}
+
+// Open connects to the store, applies the migrations and starts the group
+// committer. The DSN never appears in an error: it may hold a password.
+func Open(ctx context.Context, driver, dsn string, clock func() time.Time) (Store, error) {
+	var (
+		d   dialect
+		db  *sql.DB
+		err error
+	)
+	switch driver {
+	case DriverSQLite, "":
+		d = sqliteDialect{}
+		db, err = openSQLite(dsn)
+	case DriverPostgres:
+		d = postgresDialect{}
+		db, err = openPostgres(dsn)
+	default:
+		return nil, fmt.Errorf("unknown store driver %q", driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db, d); err != nil {
+		_ = db.Close()
+		return nil, classify(fmt.Errorf("migrating the %s store: %w", d.name(), err))
+	}
+	s := &sqlStore{db: db, d: d, now: clock}
+	s.committer = newCommitter(db, s.applyTx, d.writers())
+	return s, nil
+}
+
+// ErrClosed is returned by Apply after Close.
+var ErrClosed = errors.New("store is closed")

@@ -1,0 +1,72 @@
+// Package testutil holds helpers shared by the tests of several packages.
+package testutil
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver for test set-up
+)
+
+// PostgresDSNEnv names the variable that holds the test database's DSN.
+const PostgresDSNEnv = "INCIDENT_TEST_POSTGRES_DSN"
+
+// PostgresDSN returns the DSN of the test PostgreSQL, or skips the test with
+// a message when it is not set. CI always sets it (see .ci/run), so there
+// these tests always run.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv(PostgresDSNEnv)
+	if dsn == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set in CI: PostgreSQL tests must run there", PostgresDSNEnv)
+		}
+		t.Skipf("%s is not set: skipping the PostgreSQL test", PostgresDSNEnv)
+	}
+	return dsn
+}
+
+// PostgresSchema creates a fresh schema for one test, dropped at its end, and
+// returns a DSN whose search_path points at it.
+func PostgresSchema(t testing.TB) string {
+	t.Helper()
+	dsn := PostgresDSN(t)
+	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20]
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("opening postgres: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("creating schema: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		_ = db.Close()
+	})
+	return WithSearchPath(t, dsn, schema)
+}
+
+// WithSearchPath adds search_path=schema to a URL or key=value DSN.
+func WithSearchPath(t testing.TB, dsn, schema string) string {
+	t.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatalf("parsing %s: %v", PostgresDSNEnv, err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return fmt.Sprintf("%s search_path=%s", dsn, schema)
+}
