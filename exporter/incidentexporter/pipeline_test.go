@@ -274,4 +274,6 @@ func forEach(ld plog.Logs, fn func(plog.LogRecord)) {
 type consumerFunc func(context.Context, plog.Logs) error
 
 func (f consumerFunc) ConsumeLogs(ctx context.Context, ld plog.Logs) error { return f(ctx, ld) }
-func (consumerFunc) Capabilities() consumer.Capabilities                { return consumer.Capabilities{MutatesData: true} }
+func (consumerFunc) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: true}
+}

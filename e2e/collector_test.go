@@ -1,0 +1,271 @@
+// Package e2e runs the collector built by ocb as a process, with real senders
+// in front of it (curl-like requests, a real Alertmanager) and a real store
+// behind it. `make test` builds the binaries and sets their paths.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/sre-copilot/incident-collector/internal/testutil"
+)
+
+// binary returns the path in env, or fails in CI and skips elsewhere.
+func binary(t *testing.T, env, what string) string {
+	t.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set in CI: run the suite with `make test`", env)
+		}
+		t.Skipf("%s is not set: run `make test` to build %s and run the end-to-end suite", env, what)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s=%s: %v", env, path, err)
+	}
+	return path
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// lockedBuffer collects a process's output for assertions and failure logs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// store is where the collector under test keeps incidents.
+type store struct {
+	driver string // sqlite | postgres
+	dsn    string
+}
+
+func (s store) db(t *testing.T) *sql.DB {
+	t.Helper()
+	driver := map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[s.driver]
+	db, err := sql.Open(driver, s.dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func sqliteStore(t *testing.T) store {
+	return store{driver: "sqlite", dsn: filepath.Join(t.TempDir(), "incidents.db")}
+}
+
+func postgresStore(t *testing.T) store {
+	return store{driver: "postgres", dsn: testutil.PostgresSchema(t)}
+}
+
+// collector is one running collector process.
+type collector struct {
+	base   string // http://127.0.0.1:port of the webhook receiver
+	output *lockedBuffer
+	cmd    *exec.Cmd
+	store  store
+}
+
+// Secrets the test configs use.
+const (
+	promID      = "550e8400-e29b-41d4-a716-446655440000"
+	promSecret  = "payments-secret"
+	grafID      = "grafana-main"
+	grafSecret  = "grafana-bearer-secret"
+	hmacID      = "grafana-hmac"
+	hmacSecret  = "grafana-hmac-secret"
+	pipelineTag = "PIPELINE"
+)
+
+// configTemplate is the collector config of the suite; %[1]d is the webhook
+// port, %[2]s the store driver, %[3]s its DSN, %[4]d a free port for the
+// collector's own metrics, and PIPELINE the processors/exporters part.
+const configTemplate = `
+receivers:
+  alertwebhook:
+    http:
+      endpoint: 127.0.0.1:%[1]d
+    integrations:
+      - id: ` + promID + `
+        type: prometheus
+        secret: ` + promSecret + `
+        project: payments
+      - id: ` + grafID + `
+        type: grafana
+        secret: ` + grafSecret + `
+      - id: ` + hmacID + `
+        type: grafana
+        secret: ` + hmacSecret + `
+        signature: {}
+processors:
+  batch:
+    timeout: 200ms
+  transform/severity:
+    error_mode: ignore
+    log_statements:
+      - context: log
+        statements:
+          - set(log.attributes["incident.severity"], "low") where log.attributes["alert.labels"]["team"] == "platform"
+  filter/test_alerts:
+    error_mode: ignore
+    logs:
+      log_record:
+        - log.attributes["alert.labels"]["environment"] == "test"
+exporters:
+  incident:
+    store:
+      driver: %[2]s
+      dsn: "%[3]s"
+  debug:
+    verbosity: basic
+service:
+  telemetry:
+    logs:
+      level: debug
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: %[4]d
+  pipelines:
+    logs/alerts:
+` + pipelineTag
+
+const defaultPipeline = `      receivers: [alertwebhook]
+      processors: [transform/severity, filter/test_alerts]
+      exporters: [incident]
+`
+
+// startCollector runs the built collector with the suite config until the test ends.
+func startCollector(t *testing.T, st store, pipeline string) *collector {
+	t.Helper()
+	bin := binary(t, "E2E_COLLECTOR_BIN", "the collector")
+	port := freePort(t)
+	cfg := fmt.Sprintf(strings.Replace(configTemplate, pipelineTag, pipeline, 1), port, st.driver, st.dsn, freePort(t))
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+
+	c := &collector{base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st}
+	c.cmd = exec.Command(bin, "--config", cfgPath)
+	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
+	require.NoError(t, c.cmd.Start())
+	t.Cleanup(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("collector output:\n%s", c.output.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(c.base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c
+			}
+		}
+		if c.cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("collector did not become healthy:\n%s", c.output.String())
+	return nil
+}
+
+type answer struct {
+	code   int
+	header http.Header
+	raw    string
+	body   map[string]any
+}
+
+func (c *collector) post(t *testing.T, path string, body []byte, headers ...string) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, c.base+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	a := answer{code: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.body)
+	return a
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+func count(t *testing.T, db *sql.DB, where string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM incidents WHERE "+where, args...).Scan(&n))
+	return n
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s", timeout, what)
+}
