@@ -19,6 +19,24 @@ type sqlStore struct {
 	d         dialect
 	now       func() time.Time
 	committer *committer
+	// Statements of the write path, prepared once: parsing and planning them
+	// for each alert cost more than running them.
+	upsertFiring, resolvedInstance, resolveOpen *sql.Stmt
+}
+
+// prepare readies the write-path statements.
+func (s *sqlStore) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		text string
+	}{{&s.upsertFiring, upsertFiring}, {&s.resolvedInstance, resolvedInstance}, {&s.resolveOpen, resolveOpen}} {
+		stmt, err := s.db.PrepareContext(ctx, p.text)
+		if err != nil {
+			return fmt.Errorf("preparing statements: %w", err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
 }
 
 // The firing path is one statement. It inserts a new open incident unless the
@@ -68,6 +86,9 @@ func (s *sqlStore) Apply(ctx context.Context, alerts []Alert) ([]Result, error) 
 
 func (s *sqlStore) Close() error {
 	s.committer.close()
+	for _, stmt := range []*sql.Stmt{s.upsertFiring, s.resolvedInstance, s.resolveOpen} {
+		_ = stmt.Close()
+	}
 	return s.db.Close()
 }
 
@@ -98,14 +119,14 @@ func (s *sqlStore) fire(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Res
 	newID := id.String()
 	startsAt := s.d.ts(a.StartsAt)
 	var r Result
-	err = tx.QueryRowContext(ctx, upsertFiring,
+	err = tx.StmtContext(ctx, s.upsertFiring).QueryRowContext(ctx,
 		newID, a.Scope, a.Fingerprint, a.Project, a.Source, a.Title, a.Description, a.ServiceName,
 		a.Severity, startsAt, now, a.Labels, a.Annotations, a.GeneratorURL,
 	).Scan(&r.IncidentID, &r.Title)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// The instance was resolved already: it stays resolved.
-		if err := tx.QueryRowContext(ctx, resolvedInstance, a.Scope, a.Fingerprint, startsAt).Scan(&r.IncidentID, &r.Title); err != nil {
+		if err := tx.StmtContext(ctx, s.resolvedInstance).QueryRowContext(ctx, a.Scope, a.Fingerprint, startsAt).Scan(&r.IncidentID, &r.Title); err != nil {
 			return Result{}, fmt.Errorf("looking up the resolved instance: %w", err)
 		}
 		r.Verdict = incident.VerdictDuplicate
@@ -125,7 +146,7 @@ func (s *sqlStore) resolve(ctx context.Context, tx *sql.Tx, a *Alert, now any) (
 		endsAt = s.now()
 	}
 	var r Result
-	err := tx.QueryRowContext(ctx, resolveOpen, a.Scope, a.Fingerprint, s.d.ts(endsAt), now, s.d.ts(a.StartsAt)).
+	err := tx.StmtContext(ctx, s.resolveOpen).QueryRowContext(ctx, a.Scope, a.Fingerprint, s.d.ts(endsAt), now, s.d.ts(a.StartsAt)).
 		Scan(&r.IncidentID, &r.Title)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

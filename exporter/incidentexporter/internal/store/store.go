@@ -82,6 +82,10 @@ func Open(ctx context.Context, driver, dsn string, clock func() time.Time) (Stor
 		return nil, classify(fmt.Errorf("migrating the %s store: %w", d.name(), err))
 	}
 	s := &sqlStore{db: db, d: d, now: clock}
+	if err := s.prepare(ctx); err != nil {
+		_ = db.Close()
+		return nil, classify(err)
+	}
 	s.committer = newCommitter(db, s.applyTx, d.writers())
 	return s, nil
 }
