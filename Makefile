@@ -16,7 +16,7 @@ FUZZ_TARGETS         := FuzzAlertmanagerPayload FuzzGrafanaPayload FuzzPrometheu
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -path './.tools/*') go.mod go.sum
 
-.PHONY: build run test unit fuzz bench-smoke bench generate lint tools clean
+.PHONY: build run test unit fuzz bench-smoke bench bench-go generate lint tools clean
 
 ## build: the collector, with ocb, into build/otelcol-incidents
 build: $(COLLECTOR)
@@ -50,8 +50,14 @@ fuzz:
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
-## bench: the Go benchmarks with memory figures (the load comparison is a later step)
-bench:
+## bench: the load comparison of BENCHMARKS.md (baseline, receiver alone,
+## SQLite, PostgreSQL when INCIDENT_TEST_POSTGRES_DSN is set), one run
+bench: build
+	$(GO) build -o build/baseline ./bench/baseline
+	$(GO) run ./bench/runner -collector $(COLLECTOR) -baseline build/baseline $(BENCH_FLAGS)
+
+## bench-go: the Go benchmarks of the hot paths, with memory figures
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## generate: regenerate the mdatagen files of both components

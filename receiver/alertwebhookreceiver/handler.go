@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -192,14 +193,42 @@ func (r *alertReceiver) reply(w http.ResponseWriter, integration string, status 
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 	if r.telemetry != nil {
-		r.telemetry.AlertwebhookRequests.Add(context.Background(), 1, metric.WithAttributes(
-			attribute.String("integration", integration),
-			attribute.Int("code", status),
-		))
+		r.telemetry.AlertwebhookRequests.Add(context.Background(), 1, r.requestAttrs.get(integration, status))
 	}
 	if ce := r.logger.Check(zap.DebugLevel, "Webhook answered"); ce != nil {
 		ce.Write(zap.String("integration", integration), zap.Int("code", status))
 	}
+}
+
+// attrCache keeps the metric attributes of each (integration, status code):
+// building an attribute set per request costs more than counting. It stays
+// small because unknown integrations share one label.
+type attrCache struct {
+	mu sync.RWMutex
+	m  map[attrKey]metric.MeasurementOption
+}
+
+type attrKey struct {
+	integration string
+	code        int
+}
+
+func (c *attrCache) get(integration string, code int) metric.MeasurementOption {
+	k := attrKey{integration, code}
+	c.mu.RLock()
+	opt, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return opt
+	}
+	opt = metric.WithAttributeSet(attribute.NewSet(attribute.String("integration", integration), attribute.Int("code", code)))
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[attrKey]metric.MeasurementOption)
+	}
+	c.m[k] = opt
+	c.mu.Unlock()
+	return opt
 }
 
 // isJSONContentType accepts JSON and, because curl and some senders leave it

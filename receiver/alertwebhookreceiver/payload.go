@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
+
+	jsoniter "github.com/json-iterator/go"
 
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
@@ -105,7 +108,7 @@ func parseGroup(body []byte, source string, now time.Time) (*notification, error
 		return nil, err
 	}
 	var fast wireGroupFast
-	if err := json.Unmarshal(body, &fast); err == nil {
+	if err := decodeFast(body, &fast); err == nil {
 		if fast.Alerts == nil {
 			return nil, invalidPayload("missing required field 'alerts'")
 		}
@@ -143,7 +146,7 @@ func parsePush(body []byte, now time.Time) (*notification, error) {
 	}
 	n := &notification{Source: incident.SourcePrometheus}
 	var fast []wireAlert
-	if err := json.Unmarshal(body, &fast); err == nil {
+	if err := decodeFast(body, &fast); err == nil {
 		n.addAll(fast, incident.SourcePrometheus, now)
 		return n, n.usable()
 	}
@@ -154,6 +157,21 @@ func parsePush(body []byte, now time.Time) (*notification, error) {
 	n.addRaw(raws, incident.SourcePrometheus, now)
 	return n, n.usable()
 }
+
+// fastJSON decodes well-formed bodies about twice as fast as encoding/json.
+var fastJSON = jsoniter.ConfigCompatibleWithStandardLibrary
+
+// decodeFast decodes body when it is valid UTF-8; otherwise it refuses, so
+// that encoding/json (which replaces invalid bytes with U+FFFD, as pdata and
+// PostgreSQL need) takes the slow path.
+func decodeFast(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return errInvalidUTF8
+	}
+	return fastJSON.Unmarshal(body, v)
+}
+
+var errInvalidUTF8 = errors.New("invalid UTF-8")
 
 func checkTopLevel(body []byte, want byte, what string) error {
 	if len(body) == 0 {

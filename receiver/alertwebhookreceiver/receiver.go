@@ -42,6 +42,8 @@ type alertReceiver struct {
 	records   recordBuilder
 	now       func() time.Time
 
+	requestAttrs attrCache
+
 	global       *endpoint // nil when alertmanager.enabled is false
 	integrations map[string]*endpoint
 

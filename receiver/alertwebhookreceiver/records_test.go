@@ -3,6 +3,7 @@ package alertwebhookreceiver
 import (
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -157,4 +158,14 @@ func TestFingerprintRecompute(t *testing.T) {
 	assert.Equal(t, "a105e054dfb59f59", attrMap(recs[1])["alert.fingerprint"])
 	assert.Equal(t, map[string]any{"alertname": "HighLatency", "job": "api", "severity": "page", "replica": "b"},
 		attrMap(recs[1])["alert.labels"], "labels are kept whole")
+}
+
+// Invalid UTF-8 is replaced, never passed on: pdata, OTLP and PostgreSQL all need valid text.
+func TestInvalidUTF8IsReplaced(t *testing.T) {
+	body := []byte("{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"Disk\xff\xfeFull\"}}]}")
+	recs := recordsOf(t, testConfig(), "/webhooks/alertmanager", body, nil)
+	require.Len(t, recs, 1)
+	title := attrMap(recs[0])["incident.title"].(string)
+	assert.True(t, utf8.ValidString(title))
+	assert.Equal(t, "Disk\uFFFD\uFFFDFull", title)
 }

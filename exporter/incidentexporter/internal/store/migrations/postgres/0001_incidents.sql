@@ -23,5 +23,9 @@ CREATE TABLE incidents (
     previous_incident_id UUID REFERENCES incidents (id)
 );
 CREATE UNIQUE INDEX incidents_one_open_per_key ON incidents (dedup_scope, fingerprint) WHERE status = 'open';
-CREATE INDEX incidents_instance ON incidents (dedup_scope, fingerprint, detected_at);
-CREATE INDEX incidents_open_last_seen ON incidents (last_seen_at) WHERE status = 'open';
+-- Resolved instances, for the stale-firing check and the link to the previous
+-- incident. Partial, so that creating and repeating open incidents (the hot
+-- path) never touches it.
+CREATE INDEX incidents_resolved_instance ON incidents (dedup_scope, fingerprint, detected_at) WHERE status = 'resolved';
+-- The auto-resolve sweep reads open incidents through incidents_one_open_per_key;
+-- an index on last_seen_at would be rewritten by every repeat.
