@@ -35,24 +35,38 @@ type incidentExporter struct {
 
 	stopSweep context.CancelFunc
 	sweepDone sync.WaitGroup
+	analysis  *dispatcher
 }
 
 func newIncidentExporter(cfg *Config, set exporter.Settings) *incidentExporter {
 	return &incidentExporter{cfg: cfg, settings: set, logger: set.Logger, now: time.Now}
 }
 
-func (e *incidentExporter) start(ctx context.Context, _ component.Host) error {
+func (e *incidentExporter) start(ctx context.Context, host component.Host) error {
 	tb, err := metadata.NewTelemetryBuilder(e.settings.TelemetrySettings)
 	if err != nil {
 		return fmt.Errorf("creating telemetry: %w", err)
 	}
 	e.telemetry = tb
-	s, err := store.Open(ctx, e.cfg.Store.Driver, string(e.cfg.Store.DSN), e.now)
+	s, err := store.Open(ctx, store.Options{
+		Driver: e.cfg.Store.Driver, DSN: string(e.cfg.Store.DSN), Clock: e.now, AnalysisEvents: e.analysisEvents(),
+	})
 	if err != nil {
 		return fmt.Errorf("opening the incident store: %w", err)
 	}
 	e.store = s
 	e.logger.Info("Incident store ready", zap.String("driver", e.cfg.Store.Driver))
+	if e.cfg.Analysis.Endpoint != "" {
+		client, err := e.cfg.Analysis.Client.ToClient(ctx, host.GetExtensions(), e.settings.TelemetrySettings)
+		if err != nil {
+			return fmt.Errorf("creating the analysis client: %w", err)
+		}
+		e.analysis = &dispatcher{
+			cfg: &e.cfg.Analysis, store: s, client: client, logger: e.logger, telemetry: tb, now: e.now,
+			lease: e.cfg.Analysis.Client.Timeout + leaseSlack,
+		}
+		e.analysis.start()
+	}
 	if e.cfg.AutoResolveAfter > 0 {
 		sweepCtx, cancel := context.WithCancel(context.Background())
 		e.stopSweep = cancel
@@ -66,6 +80,9 @@ func (e *incidentExporter) shutdown(context.Context) error {
 	if e.stopSweep != nil {
 		e.stopSweep()
 		e.sweepDone.Wait()
+	}
+	if e.analysis != nil {
+		e.analysis.shutdown()
 	}
 	var err error
 	if e.store != nil {

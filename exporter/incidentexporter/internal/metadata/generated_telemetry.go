@@ -23,15 +23,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                       metric.Meter
-	mu                          sync.Mutex
-	registrations               []metric.Registration
-	IncidentIncidentsCreated    metric.Int64Counter
-	IncidentIncidentsDuplicate  metric.Int64Counter
-	IncidentIncidentsResolved   metric.Int64Counter
-	IncidentRecordsSkipped      metric.Int64Counter
-	IncidentResolvedIgnored     metric.Int64Counter
-	IncidentStoreCommitDuration metric.Float64Histogram
+	meter                            metric.Meter
+	mu                               sync.Mutex
+	registrations                    []metric.Registration
+	IncidentAnalysisDelivered        metric.Int64Counter
+	IncidentAnalysisFailed           metric.Int64Counter
+	IncidentAnalysisOldestPendingAge metric.Float64Gauge
+	IncidentAnalysisPending          metric.Int64Gauge
+	IncidentAnalysisRetried          metric.Int64Counter
+	IncidentIncidentsCreated         metric.Int64Counter
+	IncidentIncidentsDuplicate       metric.Int64Counter
+	IncidentIncidentsResolved        metric.Int64Counter
+	IncidentRecordsSkipped           metric.Int64Counter
+	IncidentResolvedIgnored          metric.Int64Counter
+	IncidentStoreCommitDuration      metric.Float64Histogram
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -63,6 +68,36 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.IncidentAnalysisDelivered, err = builder.meter.Int64Counter(
+		"otelcol_incident_analysis_delivered",
+		metric.WithDescription("Analysis notifications delivered (answered 2xx). [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentAnalysisFailed, err = builder.meter.Int64Counter(
+		"otelcol_incident_analysis_failed",
+		metric.WithDescription("Analysis notifications given up (a 4xx, or older than analysis.retry.max_age). [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentAnalysisOldestPendingAge, err = builder.meter.Float64Gauge(
+		"otelcol_incident_analysis_oldest_pending_age",
+		metric.WithDescription("Age of the oldest analysis notification not yet delivered. [Development]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentAnalysisPending, err = builder.meter.Int64Gauge(
+		"otelcol_incident_analysis_pending",
+		metric.WithDescription("Analysis notifications waiting for delivery. [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentAnalysisRetried, err = builder.meter.Int64Counter(
+		"otelcol_incident_analysis_retried",
+		metric.WithDescription("Analysis deliveries that failed and were scheduled again (5xx, 429, transport errors). [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.IncidentIncidentsCreated, err = builder.meter.Int64Counter(
 		"otelcol_incident_incidents_created",
 		metric.WithDescription("Incidents created. [Development]"),

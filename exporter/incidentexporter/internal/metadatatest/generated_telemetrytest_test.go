@@ -19,12 +19,32 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.IncidentAnalysisDelivered.Add(context.Background(), 1)
+	tb.IncidentAnalysisFailed.Add(context.Background(), 1)
+	tb.IncidentAnalysisOldestPendingAge.Record(context.Background(), 1)
+	tb.IncidentAnalysisPending.Record(context.Background(), 1)
+	tb.IncidentAnalysisRetried.Add(context.Background(), 1)
 	tb.IncidentIncidentsCreated.Add(context.Background(), 1)
 	tb.IncidentIncidentsDuplicate.Add(context.Background(), 1)
 	tb.IncidentIncidentsResolved.Add(context.Background(), 1)
 	tb.IncidentRecordsSkipped.Add(context.Background(), 1)
 	tb.IncidentResolvedIgnored.Add(context.Background(), 1)
 	tb.IncidentStoreCommitDuration.Record(context.Background(), 1)
+	AssertEqualIncidentAnalysisDelivered(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentAnalysisFailed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentAnalysisOldestPendingAge(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentAnalysisPending(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentAnalysisRetried(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentIncidentsCreated(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
@@ -43,7 +42,7 @@ func BenchmarkSQLiteApply(b *testing.B) {
 		unique bool
 	}{{"unique-1", 1, true}, {"duplicate-1", 1, false}, {"unique-100", 100, true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			s, err := Open(context.Background(), DriverSQLite, filepath.Join(b.TempDir(), "bench.db"), time.Now)
+			s, err := Open(context.Background(), Options{Driver: DriverSQLite, DSN: filepath.Join(b.TempDir(), "bench.db")})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -60,7 +59,7 @@ func BenchmarkPostgresApply(b *testing.B) {
 		unique bool
 	}{{"unique-1", 1, true}, {"duplicate-1", 1, false}, {"unique-100", 100, true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			s, err := Open(context.Background(), DriverPostgres, testutil.PostgresSchema(b), time.Now)
+			s, err := Open(context.Background(), Options{Driver: DriverPostgres, DSN: testutil.PostgresSchema(b)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -20,6 +20,10 @@ type dialect interface {
 	// lock serialises migrations across processes on conn; unlock undoes it.
 	lock(ctx context.Context, conn *sql.Conn) error
 	unlock(ctx context.Context, conn *sql.Conn) error
+	// skipLocked ends the outbox claim's row selection.
+	skipLocked() string
+	// parseTS reads back a timestamp column.
+	parseTS(v any) time.Time
 }
 
 // sqliteTimeLayout has a fixed width so that text order is time order.
@@ -36,6 +40,23 @@ func (sqliteDialect) writers() int       { return 1 }
 func (sqliteDialect) lock(context.Context, *sql.Conn) error   { return nil }
 func (sqliteDialect) unlock(context.Context, *sql.Conn) error { return nil }
 
+// One writer at a time: there is nothing to skip.
+func (sqliteDialect) skipLocked() string { return "" }
+
+func (sqliteDialect) parseTS(v any) time.Time {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	case time.Time:
+		return x.UTC()
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
 type postgresDialect struct{}
 
 // migrationLockKey is an arbitrary constant shared by every replica.
@@ -48,6 +69,13 @@ func (postgresDialect) writers() int       { return 4 }
 func (postgresDialect) lock(ctx context.Context, conn *sql.Conn) error {
 	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey)
 	return err
+}
+
+func (postgresDialect) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+func (postgresDialect) parseTS(v any) time.Time {
+	t, _ := v.(time.Time)
+	return t.UTC()
 }
 
 func (postgresDialect) unlock(ctx context.Context, conn *sql.Conn) error {

@@ -22,7 +22,12 @@ type sqlStore struct {
 	// Statements of the write path, prepared once: parsing and planning them
 	// for each alert cost more than running them.
 	upsertFiring, resolvedInstance, resolveOpen *sql.Stmt
+
+	events   map[string]bool // analysis events to queue
+	outboxed chan struct{}
 }
+
+func (s *sqlStore) Outboxed() <-chan struct{} { return s.outboxed }
 
 // prepare readies the write-path statements.
 func (s *sqlStore) prepare(ctx context.Context) error {
@@ -81,7 +86,20 @@ func (s *sqlStore) Apply(ctx context.Context, alerts []Alert) ([]Result, error) 
 	if len(alerts) == 0 {
 		return nil, nil
 	}
-	return s.committer.submit(ctx, alerts)
+	results, err := s.committer.submit(ctx, alerts)
+	if err == nil && len(s.events) > 0 {
+		for _, r := range results {
+			if r.Verdict == incident.VerdictCreated || r.Verdict == incident.VerdictResolved {
+				// Wake the dispatcher; one pending signal is enough.
+				select {
+				case s.outboxed <- struct{}{}:
+				default:
+				}
+				break
+			}
+		}
+	}
+	return results, err
 }
 
 func (s *sqlStore) Close() error {
@@ -106,6 +124,11 @@ func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, alerts []Alert) ([]R
 		}
 		if err != nil {
 			return nil, fmt.Errorf("alert %s/%s: %w", a.Scope, a.Fingerprint, err)
+		}
+		if len(s.events) > 0 {
+			if err := s.outboxFor(ctx, tx, out[i], now); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

@@ -44,7 +44,7 @@ type Result struct {
 	Title      string
 }
 
-// Store applies alerts to the incidents table.
+// Store applies alerts to the incidents table and keeps the analysis outbox.
 type Store interface {
 	// Apply runs the dedup rules for alerts, in order, and returns one result
 	// per alert once they are durably committed.
@@ -54,11 +54,30 @@ type Store interface {
 	// DB is the underlying database, for inspection in tests and tools.
 	DB() *sql.DB
 	Close() error
+
+	// Outboxed is signalled after a commit that queued analysis events.
+	Outboxed() <-chan struct{}
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error)
+	MarkDelivered(ctx context.Context, id int64, now time.Time) error
+	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
+	MarkFailed(ctx context.Context, id int64, reason string) error
+	OutboxBacklog(ctx context.Context) (pending int64, oldest time.Time, err error)
+}
+
+// Options open a store.
+type Options struct {
+	Driver string
+	DSN    string
+	Clock  func() time.Time
+	// AnalysisEvents are the events (created, resolved) queued for the
+	// analysis service with each incident change; none: no outbox rows.
+	AnalysisEvents []string
 }
 
 // Open connects to the store, applies the migrations and starts the group
 // committer. The DSN never appears in an error: it may hold a password.
-func Open(ctx context.Context, driver, dsn string, clock func() time.Time) (Store, error) {
+func Open(ctx context.Context, o Options) (Store, error) {
+	driver, dsn := o.Driver, o.DSN
 	var (
 		d   dialect
 		db  *sql.DB
@@ -81,7 +100,14 @@ func Open(ctx context.Context, driver, dsn string, clock func() time.Time) (Stor
 		_ = db.Close()
 		return nil, classify(fmt.Errorf("migrating the %s store: %w", d.name(), err))
 	}
-	s := &sqlStore{db: db, d: d, now: clock}
+	clock := o.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	s := &sqlStore{db: db, d: d, now: clock, events: map[string]bool{}, outboxed: make(chan struct{}, 1)}
+	for _, e := range o.AnalysisEvents {
+		s.events[e] = true
+	}
 	if err := s.prepare(ctx); err != nil {
 		_ = db.Close()
 		return nil, classify(err)

@@ -1,0 +1,246 @@
+package incidentexporter // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter"
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadata"
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
+	"github.com/sre-copilot/incident-collector/internal/incident"
+)
+
+const (
+	// dispatchPoll is how often due retries are looked for when no commit
+	// woke the dispatcher.
+	dispatchPoll = time.Second
+	claimBatch   = 50
+	// leaseSlack is added to the client timeout: a claimed event is not
+	// claimed again before the delivery in flight has surely ended.
+	leaseSlack = 30 * time.Second
+)
+
+// notification is the JSON body POSTed to the analysis service.
+type notification struct {
+	Event    string           `json:"event"`
+	Incident notifiedIncident `json:"incident"`
+}
+
+type notifiedIncident struct {
+	ID           string          `json:"id"`
+	Title        string          `json:"title"`
+	Description  string          `json:"description"`
+	ServiceName  string          `json:"service_name"`
+	Severity     string          `json:"severity"`
+	Status       string          `json:"status"`
+	DetectedAt   string          `json:"detected_at"`
+	ResolvedAt   *string         `json:"resolved_at"`
+	Fingerprint  string          `json:"fingerprint"`
+	Project      string          `json:"project"`
+	Source       string          `json:"source"`
+	Labels       json.RawMessage `json:"labels"`
+	Annotations  json.RawMessage `json:"annotations"`
+	GeneratorURL string          `json:"generator_url"`
+}
+
+// dispatcher delivers the analysis outbox: each event at least once, in the
+// normal case once, whichever replica claims it.
+type dispatcher struct {
+	cfg       *AnalysisConfig
+	store     store.Store
+	client    *http.Client
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	now       func() time.Time
+	lease     time.Duration
+
+	stop context.CancelFunc
+	done sync.WaitGroup
+}
+
+func (d *dispatcher) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stop = cancel
+	d.done.Add(1)
+	go d.run(ctx)
+}
+
+func (d *dispatcher) shutdown() {
+	if d.stop != nil {
+		d.stop()
+		d.done.Wait()
+	}
+}
+
+func (d *dispatcher) run(ctx context.Context) {
+	defer d.done.Done()
+	ticker := time.NewTicker(dispatchPoll)
+	defer ticker.Stop()
+	for {
+		d.dispatchDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-d.store.Outboxed():
+		}
+	}
+}
+
+// dispatchDue delivers every event that is due now, batch by batch.
+func (d *dispatcher) dispatchDue(ctx context.Context) {
+	for ctx.Err() == nil {
+		events, err := d.store.ClaimOutbox(ctx, d.now(), d.lease, claimBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.logger.Debug("Claiming analysis events failed; retrying at the next tick", zap.Error(err))
+			}
+			return
+		}
+		for i := range events {
+			d.deliver(ctx, &events[i])
+		}
+		if len(events) < claimBatch {
+			break
+		}
+	}
+	d.recordBacklog(ctx)
+}
+
+func (d *dispatcher) recordBacklog(ctx context.Context) {
+	pending, oldest, err := d.store.OutboxBacklog(ctx)
+	if err != nil {
+		return
+	}
+	d.telemetry.IncidentAnalysisPending.Record(ctx, pending)
+	age := 0.0
+	if !oldest.IsZero() {
+		age = d.now().Sub(oldest).Seconds()
+	}
+	d.telemetry.IncidentAnalysisOldestPendingAge.Record(ctx, age)
+}
+
+func (d *dispatcher) deliver(ctx context.Context, e *store.OutboxEvent) {
+	body, err := json.Marshal(notificationOf(e))
+	if err != nil {
+		d.fail(ctx, e, "encoding: "+err.Error())
+		return
+	}
+	ts := strconv.FormatInt(d.now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		d.fail(ctx, e, "request: "+err.Error())
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", e.Incident.ID+":"+e.Event)
+	req.Header.Set("X-Incident-Timestamp", ts)
+	req.Header.Set("X-Incident-Signature", "sha256="+Sign([]byte(d.cfg.Secret), ts, body))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the lease ends and the event is claimed again
+		}
+		d.retry(ctx, e, "transport: "+err.Error())
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	switch {
+	case resp.StatusCode/100 == 2:
+		if err := d.store.MarkDelivered(ctx, e.ID, d.now()); err != nil {
+			// Delivered but not marked: it will be delivered again, and the
+			// Idempotency-Key lets the service drop the repeat.
+			d.logger.Debug("Marking an analysis event delivered failed", zap.Error(err))
+			return
+		}
+		d.telemetry.IncidentAnalysisDelivered.Add(ctx, 1)
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		d.retry(ctx, e, "HTTP "+strconv.Itoa(resp.StatusCode))
+	default:
+		d.fail(ctx, e, "HTTP "+strconv.Itoa(resp.StatusCode))
+	}
+}
+
+// retry schedules the next attempt with exponential backoff, or gives up
+// once the event is older than max_age.
+func (d *dispatcher) retry(ctx context.Context, e *store.OutboxEvent, reason string) {
+	now := d.now()
+	if now.Sub(e.CreatedAt) > d.cfg.Retry.MaxAge {
+		d.fail(ctx, e, reason+" (max_age reached)")
+		return
+	}
+	wait := d.cfg.Retry.InitialInterval
+	for i := 0; i < e.Attempts && wait < d.cfg.Retry.MaxInterval; i++ {
+		wait *= 2
+	}
+	wait = min(wait, d.cfg.Retry.MaxInterval)
+	if err := d.store.MarkRetry(ctx, e.ID, now.Add(wait), reason); err != nil {
+		d.logger.Debug("Scheduling an analysis retry failed", zap.Error(err))
+		return
+	}
+	d.telemetry.IncidentAnalysisRetried.Add(ctx, 1)
+}
+
+// fail marks an event that will not be delivered; it is counted and logged
+// once, never dropped silently.
+func (d *dispatcher) fail(ctx context.Context, e *store.OutboxEvent, reason string) {
+	if err := d.store.MarkFailed(ctx, e.ID, reason); err != nil {
+		d.logger.Debug("Marking an analysis event failed did not work", zap.Error(err))
+		return
+	}
+	d.telemetry.IncidentAnalysisFailed.Add(ctx, 1)
+	d.logger.Warn("Analysis event not delivered", zap.String("incident_id", e.Incident.ID),
+		zap.String("event", e.Event), zap.Int("attempts", e.Attempts+1), zap.String("reason", reason))
+}
+
+// Sign is the X-Incident-Signature value without its "sha256=" prefix: the
+// lowercase hex HMAC-SHA256 of "<timestamp>.<body>".
+func Sign(secret []byte, timestamp string, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(timestamp))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func notificationOf(e *store.OutboxEvent) notification {
+	in := e.Incident
+	n := notification{Event: e.Event, Incident: notifiedIncident{
+		ID: in.ID, Title: in.Title, Description: in.Description, ServiceName: in.ServiceName,
+		Severity: in.Severity, Status: in.Status, DetectedAt: in.DetectedAt.Format(incident.TimeLayout),
+		Fingerprint: in.Fingerprint, Project: in.Project, Source: in.Source, GeneratorURL: in.GeneratorURL,
+		Labels: rawJSON(in.Labels), Annotations: rawJSON(in.Annotations),
+	}}
+	if in.ResolvedAt != nil {
+		s := in.ResolvedAt.Format(incident.TimeLayout)
+		n.Incident.ResolvedAt = &s
+	}
+	return n
+}
+
+func rawJSON(s string) json.RawMessage {
+	if !json.Valid([]byte(s)) {
+		return json.RawMessage("{}")
+	}
+	return json.RawMessage(s)
+}
+
+// analysisEvents are the events to queue: none without an endpoint.
+func (e *incidentExporter) analysisEvents() []string {
+	if e.cfg.Analysis.Endpoint == "" {
+		return nil
+	}
+	return e.cfg.Analysis.Events
+}
+
