@@ -243,4 +243,3 @@ func (e *incidentExporter) analysisEvents() []string {
 	}
 	return e.cfg.Analysis.Events
 }
-
