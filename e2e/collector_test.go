@@ -97,8 +97,33 @@ func postgresStore(t *testing.T) store {
 type collector struct {
 	base   string // http://127.0.0.1:port of the webhook receiver
 	output *lockedBuffer
+	args   []string
 	cmd    *exec.Cmd
+	exited chan struct{} // closed when the current process has exited
 	store  store
+}
+
+// launch starts the process; one goroutine reaps it and closes exited.
+func (c *collector) launch(t *testing.T) {
+	t.Helper()
+	c.cmd = exec.Command(c.args[0], c.args[1:]...)
+	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
+	require.NoError(t, c.cmd.Start())
+	exited := make(chan struct{})
+	c.exited = exited
+	cmd := c.cmd
+	go func() { _ = cmd.Wait(); close(exited) }()
+}
+
+// stop ends the process with SIGTERM, or SIGKILL after 15 s.
+func (c *collector) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
 }
 
 // Secrets the test configs use.
@@ -182,40 +207,39 @@ func startCollector(t *testing.T, st store, pipeline string) *collector {
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
-	c := &collector{base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st}
-	c.cmd = exec.Command(bin, "--config", cfgPath)
-	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
-	require.NoError(t, c.cmd.Start())
+	c := &collector{base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st,
+		args: []string{bin, "--config", cfgPath}}
+	c.launch(t)
 	t.Cleanup(func() {
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-done
-		}
+		c.stop()
 		if t.Failed() {
 			t.Logf("collector output:\n%s", c.output.String())
 		}
 	})
+	c.waitHealthy(t)
+	return c
+}
+
+// waitHealthy waits for the webhook receiver's health endpoint.
+func (c *collector) waitHealthy(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-c.exited:
+			t.Fatalf("collector exited:\n%s", c.output.String())
+		default:
+		}
 		resp, err := http.Get(c.base + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return c
+				return
 			}
-		}
-		if c.cmd.ProcessState != nil {
-			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("collector did not become healthy:\n%s", c.output.String())
-	return nil
 }
 
 type answer struct {
