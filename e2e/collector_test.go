@@ -145,6 +145,7 @@ receivers:
   alertwebhook:
     http:
       endpoint: 127.0.0.1:%[1]d
+      read_header_timeout: 2s
     integrations:
       - id: ` + promID + `
         type: prometheus

@@ -241,9 +241,22 @@ func (n *notification) usable() error {
 	}
 }
 
+// Real alerts carry tens of labels; these bounds keep one hostile alert from
+// turning into megabytes of attributes and JSON columns.
+const (
+	maxLabels      = 1000
+	maxAnnotations = 1000
+)
+
 func validate(w *wireAlert, source string, now time.Time) (alert, string) {
 	if len(w.Labels) == 0 {
 		return alert{}, "missing required field 'labels'"
+	}
+	if len(w.Labels) > maxLabels {
+		return alert{}, fmt.Sprintf("%d labels, more than the limit of %d", len(w.Labels), maxLabels)
+	}
+	if len(w.Annotations) > maxAnnotations {
+		return alert{}, fmt.Sprintf("%d annotations, more than the limit of %d", len(w.Annotations), maxAnnotations)
 	}
 	if w.Labels["alertname"] == "" {
 		return alert{}, "missing required label 'alertname'"
