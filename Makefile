@@ -33,7 +33,7 @@ run: build
 ## test: everything CI runs: unit and PostgreSQL tests, end-to-end against the
 ## built collector and a real Alertmanager, short fuzzing, benchmarks once.
 test: build $(ALERTMANAGER)
-	E2E_COLLECTOR_BIN=$(COLLECTOR) E2E_ALERTMANAGER_BIN=$(ALERTMANAGER) \
+	E2E_COLLECTOR_BIN=$(COLLECTOR) E2E_ALERTMANAGER_BIN=$(ALERTMANAGER) E2E_RELIABILITY_REPORT=$(CURDIR)/RELIABILITY.md \
 		$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) fuzz bench-smoke
 

@@ -146,6 +146,8 @@ receivers:
     http:
       endpoint: 127.0.0.1:%[1]d
       read_header_timeout: 2s
+    # Load tests measure the pipeline, not the token bucket.
+    rate_limit: {requests_per_second: 1000000, burst: 1000000}
     integrations:
       - id: ` + promID + `
         type: prometheus
@@ -177,6 +179,7 @@ exporters:
     store:
       driver: %[2]s
       dsn: "%[3]s"
+ANALYSIS
   debug:
     verbosity: basic
 service:
@@ -199,12 +202,25 @@ const defaultPipeline = `      receivers: [alertwebhook]
       exporters: [incident]
 `
 
-// startCollector runs the built collector with the suite config until the test ends.
-func startCollector(t *testing.T, st store, pipeline string) *collector {
+// analysisTo configures the incident exporter's analysis trigger.
+func analysisTo(endpoint string) string {
+	return `    analysis:
+      endpoint: ` + endpoint + `
+      secret: ` + analysisSecret + `
+      retry: {initial_interval: 100ms, max_interval: 500ms, max_age: 1h}
+      client: {timeout: 2s}`
+}
+
+const analysisSecret = "analysis-hmac-secret"
+
+// startCollector runs the built collector with the suite config until the
+// test ends; extra is put under the incident exporter (analysisTo).
+func startCollector(t *testing.T, st store, pipeline string, extra ...string) *collector {
 	t.Helper()
 	bin := binary(t, "E2E_COLLECTOR_BIN", "the collector")
 	port := freePort(t)
-	cfg := fmt.Sprintf(strings.Replace(configTemplate, pipelineTag, pipeline, 1), port, st.driver, st.dsn, freePort(t))
+	tmpl := strings.Replace(strings.Replace(configTemplate, pipelineTag, pipeline, 1), "ANALYSIS", strings.Join(extra, "\n"), 1)
+	cfg := fmt.Sprintf(tmpl, port, st.driver, st.dsn, freePort(t))
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 

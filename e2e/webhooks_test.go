@@ -139,10 +139,19 @@ func TestNoSecretInOutput(t *testing.T) {
 		a := c.post(t, "/webhooks/prometheus/"+promID, body, h...)
 		assert.NotContains(t, a.raw, promSecret)
 	}
+	graf := fixture(t, "grafana/seed-example.json")
+	for _, sig := range []string{"191240e9e9da1968e0ce1f8205aee4bcd2ae446e1c59f6de717e11bd62d73700", "00", hmacSecret} {
+		a := c.post(t, "/webhooks/grafana/"+hmacID, graf, "X-Grafana-Alerting-Signature", sig)
+		assert.NotContains(t, a.raw, hmacSecret)
+	}
+	a := c.post(t, "/webhooks/grafana/"+grafID, graf, "Authorization", "Bearer "+grafSecret+"-wrong")
+	assert.NotContains(t, a.raw, grafSecret)
 	time.Sleep(300 * time.Millisecond)
 	out := c.output.String()
 	for _, secret := range []string{promSecret, grafSecret, hmacSecret, "YWxlcnRtYW5hZ2VyOnBheW1lbnRzLXNlY3JldA=="} {
 		assert.False(t, strings.Contains(out, secret), "secret %q in collector output", secret)
 	}
 	assert.Contains(t, out, "Webhook answered", "debug logging is on, so the check above means something")
+	record(t, "secrets", "debug logging; right and wrong secrets as X-Webhook-Secret, Bearer, Basic; right and wrong HMAC signatures",
+		"no secret value in the collector's output nor in any response body")
 }

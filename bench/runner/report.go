@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -90,6 +92,11 @@ func render(o options, rows []row, halfRate *loadgen.Result, rss []int64) string
 			met = "**no**"
 		}
 		fmt.Fprintf(&b, "| %s | %.2f %s | %s %.2f %s | %s |\n", t.what, t.value, t.unit, op, t.limit, t.unit, met)
+	}
+	// The reading of the profiles is written by hand and kept beside the runner.
+	if notes, err := os.ReadFile(filepath.Join("bench", "analysis.md")); err == nil {
+		b.WriteString("\n")
+		b.Write(notes)
 	}
 	return b.String()
 }
