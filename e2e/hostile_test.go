@@ -20,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sre-copilot/incident-collector/internal/proc"
 )
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/hostile/corpus.json")
@@ -260,7 +262,7 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 	slowHeaders(t, c)
-	rss := processRSS(c.cmd.Process.Pid)
+	rss := proc.RSS(c.cmd.Process.Pid)
 	assert.Less(t, rss, int64(400<<20), "resident memory after the corpus")
 	lost, _ := storedOnce(t, st, valid)
 	assert.Zero(t, lost, "valid alerts sent between hostile ones")
@@ -295,18 +297,4 @@ func slowHeaders(t *testing.T, c *collector) {
 	}
 	assert.True(t, closed, "the slow client was not cut off")
 	assert.Less(t, time.Since(began), 8*time.Second, "cut off near read_header_timeout (2 s in the suite)")
-}
-
-func processRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sre-copilot/incident-collector/internal/loadgen"
+	"github.com/sre-copilot/incident-collector/internal/proc"
 )
 
 // soakDuration is 3 minutes; E2E_SOAK overrides it (a Go duration).
@@ -45,14 +46,14 @@ func TestSoak(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		time.Sleep(d / 6)
-		rssStart = processRSS(c.cmd.Process.Pid)
+		rssStart = proc.RSS(c.cmd.Process.Pid)
 	}()
 	res, err := loadgen.Run(context.Background(), loadgen.Options{
 		URL: url, Mode: loadgen.ModeMixed, AlertsPerRequest: 5, Connections: 16, Duration: d, Rate: rate, TrackAcked: true, RunID: "soak",
 	})
 	require.NoError(t, err)
 	wg.Wait()
-	rssEnd = processRSS(c.cmd.Process.Pid)
+	rssEnd = proc.RSS(c.cmd.Process.Pid)
 
 	fiveXX := int64(0)
 	for code, n := range res.Codes {

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +23,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/sre-copilot/incident-collector/internal/loadgen"
+	"github.com/sre-copilot/incident-collector/internal/proc"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
 
@@ -170,20 +170,8 @@ func (s *server) stop() {
 	}
 }
 
-// rss reads the process's resident set size from /proc.
-func (s *server) rss() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+// rss is the server's resident memory in bytes.
+func (s *server) rss() int64 { return proc.RSS(s.cmd.Process.Pid) }
 
 func freeAddr() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

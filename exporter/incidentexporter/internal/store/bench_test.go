@@ -36,30 +36,26 @@ func benchmarkApply(b *testing.B, s Store, size int, unique bool) {
 }
 
 func BenchmarkSQLiteApply(b *testing.B) {
-	for _, tc := range []struct {
-		name   string
-		size   int
-		unique bool
-	}{{"unique-1", 1, true}, {"duplicate-1", 1, false}, {"unique-100", 100, true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			s, err := Open(context.Background(), Options{Driver: DriverSQLite, DSN: filepath.Join(b.TempDir(), "bench.db")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			benchmarkApply(b, s, tc.size, tc.unique)
-		})
-	}
+	benchmarkStore(b, func(b *testing.B) Options {
+		return Options{Driver: DriverSQLite, DSN: filepath.Join(b.TempDir(), "bench.db")}
+	})
 }
 
 func BenchmarkPostgresApply(b *testing.B) {
+	benchmarkStore(b, func(b *testing.B) Options {
+		return Options{Driver: DriverPostgres, DSN: testutil.PostgresSchema(b)}
+	})
+}
+
+// benchmarkStore runs the three loads of `make bench` on a fresh store each.
+func benchmarkStore(b *testing.B, open func(*testing.B) Options) {
 	for _, tc := range []struct {
 		name   string
 		size   int
 		unique bool
 	}{{"unique-1", 1, true}, {"duplicate-1", 1, false}, {"unique-100", 100, true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			s, err := Open(context.Background(), Options{Driver: DriverPostgres, DSN: testutil.PostgresSchema(b)})
+			s, err := Open(context.Background(), open(b))
 			if err != nil {
 				b.Fatal(err)
 			}
