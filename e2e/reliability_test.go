@@ -115,9 +115,24 @@ func TestStoreOutage(t *testing.T) {
 	assert.Equal(t, map[int]int{503: 5}, codes, "every webhook during the outage is a 503")
 	assert.Less(t, slowest, 7*time.Second, "answered within the exporter timeout (5 s)")
 
+	// A partition: the database answers nothing and closes nothing. The
+	// exporter timeout (5 s) ends each wait with a 503, never a hang.
+	proxy.Restore()
+	require.Equal(t, 200, c.post(t, "/webhooks/alertmanager", fixture(t, "alertmanager/seed-curl-test.json")).code)
+	proxy.Stall()
+	var stalledSlowest time.Duration
+	for range 2 {
+		began := time.Now()
+		a := c.post(t, "/webhooks/alertmanager", body)
+		stalledSlowest = max(stalledSlowest, time.Since(began))
+		assert.Equal(t, http.StatusServiceUnavailable, a.code, a.raw)
+		assert.Equal(t, "5", a.header.Get("Retry-After"))
+	}
+	assert.Less(t, stalledSlowest, 8*time.Second, "a stalled store is cut off by the exporter timeout")
+
 	proxy.Restore()
 	var a answer
-	eventually(t, 20*time.Second, "deliveries succeed again", func() bool {
+	eventually(t, 30*time.Second, "deliveries succeed again", func() bool {
 		a = c.post(t, "/webhooks/alertmanager", body)
 		return a.code == 200
 	})
@@ -127,8 +142,9 @@ func TestStoreOutage(t *testing.T) {
 	db := direct.db(t)
 	assert.Equal(t, 1, count(t, db, "fingerprint = '21473860c0a3436e'"))
 	assert.Equal(t, 1, count(t, db, "fingerprint = 'ca83fc25b3aceae7'"))
-	record(t, "store outage (PostgreSQL cut by a proxy)", "5 webhooks while cut, then the same alerts retried after restore",
-		fmt.Sprintf("503 + Retry-After for all 5 (slowest %.1f s), then 200; each incident once", slowest.Seconds()))
+	record(t, "store outage (PostgreSQL behind a proxy)", "5 webhooks while the proxy refuses connections, 2 while it stalls them (a partition), then the same alerts retried after restore",
+		fmt.Sprintf("503 + Retry-After for all (slowest %.1f s refused, %.1f s stalled; exporter timeout 5 s), then 200; each incident once",
+			slowest.Seconds(), stalledSlowest.Seconds()))
 }
 
 // An Alertmanager HA pair: both instances deliver each notification to two
