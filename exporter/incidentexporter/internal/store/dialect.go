@@ -20,9 +20,6 @@ type dialect interface {
 	// lock serialises migrations across processes on conn; unlock undoes it.
 	lock(ctx context.Context, conn *sql.Conn) error
 	unlock(ctx context.Context, conn *sql.Conn) error
-	// repeatFirst: try the repeat UPDATE before the upsert. It saves SQLite
-	// CPU on repeats; on PostgreSQL it would cost new alerts a round trip.
-	repeatFirst() bool
 	// skipLocked ends the outbox claim's row selection.
 	skipLocked() string
 	// parseTS reads back a timestamp column.
@@ -42,8 +39,6 @@ func (sqliteDialect) writers() int       { return 1 }
 // migration transaction keeps a second process out.
 func (sqliteDialect) lock(context.Context, *sql.Conn) error   { return nil }
 func (sqliteDialect) unlock(context.Context, *sql.Conn) error { return nil }
-
-func (sqliteDialect) repeatFirst() bool { return true }
 
 // One writer at a time: there is nothing to skip.
 func (sqliteDialect) skipLocked() string { return "" }
@@ -75,8 +70,6 @@ func (postgresDialect) lock(ctx context.Context, conn *sql.Conn) error {
 	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey)
 	return err
 }
-
-func (postgresDialect) repeatFirst() bool { return false }
 
 func (postgresDialect) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 

@@ -3,8 +3,6 @@ package store // import "github.com/sre-copilot/incident-collector/exporter/inci
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -19,14 +17,14 @@ const (
 	queueSize     = 4096
 )
 
-type applyFunc func(ctx context.Context, tx *sql.Tx, alerts []Alert) ([]Result, error)
+// applyFunc applies alerts in one transaction and commits it.
+type applyFunc func(ctx context.Context, alerts []Alert) ([]Result, error)
 
 // committer groups concurrent Apply calls into shared transactions: while one
 // commit is on disk, the requests that arrive meanwhile queue up and go into
 // the next one, so one durable commit serves many senders. Each caller gets
 // back its own results after the commit that holds them.
 type committer struct {
-	db      *sql.DB
 	apply   applyFunc
 	queue   chan *pending
 	quit    chan struct{}
@@ -46,9 +44,9 @@ type outcome struct {
 	err     error
 }
 
-func newCommitter(db *sql.DB, apply applyFunc, writers int) *committer {
+func newCommitter(apply applyFunc, writers int) *committer {
 	c := &committer{
-		db: db, apply: apply,
+		apply:   apply,
 		queue:   make(chan *pending, queueSize),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -192,17 +190,9 @@ func (c *committer) commit(reqs []*pending) ([][]Result, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	tx, err := c.db.BeginTx(ctx, nil)
+	flat, err := c.apply(ctx, ordered)
 	if err != nil {
-		return nil, classify(fmt.Errorf("beginning a transaction: %w", err))
-	}
-	flat, err := c.apply(ctx, tx, ordered)
-	if err != nil {
-		_ = tx.Rollback()
 		return nil, classify(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, classify(fmt.Errorf("committing: %w", err))
 	}
 	out := make([][]Result, len(reqs))
 	for r, p := range reqs {

@@ -57,22 +57,29 @@ FROM incidents WHERE id = $1`
 // outboxFor queues the events the configuration asks for, in the incident's
 // transaction.
 func (s *sqlStore) outboxFor(ctx context.Context, tx *sql.Tx, r Result, now any) error {
-	var event string
-	switch r.Verdict {
-	case incident.VerdictCreated:
-		event = EventCreated
-	case incident.VerdictResolved:
-		event = EventResolved
-	default:
-		return nil
-	}
-	if !s.events[event] {
+	event := s.eventOf(r)
+	if event == "" {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, insertOutbox, r.IncidentID, event, now); err != nil {
 		return fmt.Errorf("queueing the %s analysis event: %w", event, err)
 	}
 	return nil
+}
+
+// eventOf is the analysis event a result makes, "" when none is configured.
+func (s *sqlStore) eventOf(r Result) string {
+	var event string
+	switch r.Verdict {
+	case incident.VerdictCreated:
+		event = EventCreated
+	case incident.VerdictResolved:
+		event = EventResolved
+	}
+	if !s.events[event] {
+		return ""
+	}
+	return event
 }
 
 func (s *sqlStore) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error) {

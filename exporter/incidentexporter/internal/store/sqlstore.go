@@ -113,9 +113,30 @@ func (s *sqlStore) Apply(ctx context.Context, alerts []Alert) ([]Result, error) 
 func (s *sqlStore) Close() error {
 	s.committer.close()
 	for _, stmt := range []*sql.Stmt{s.upsertFiring, s.repeatOpen, s.resolvedInstance, s.resolveOpen} {
-		_ = stmt.Close()
+		if stmt != nil { // PostgreSQL goes through pgx and prepares nothing here
+			_ = stmt.Close()
+		}
 	}
 	return s.db.Close()
+}
+
+// applySQL runs the rules for alerts in one database/sql transaction, one
+// statement after the other: the SQLite path, where a statement costs no
+// round trip. PostgreSQL goes through applyPgx.
+func (s *sqlStore) applySQL(ctx context.Context, alerts []Alert) ([]Result, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("beginning a transaction: %w", err)
+	}
+	results, err := s.applyTx(ctx, tx, alerts)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("committing: %w", err)
+	}
+	return results, nil
 }
 
 // applyTx runs the rules for alerts inside tx, in order.
@@ -145,15 +166,15 @@ func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, alerts []Alert) ([]R
 func (s *sqlStore) fire(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Result, error) {
 	startsAt := s.d.ts(a.StartsAt)
 	var r Result
-	if s.d.repeatFirst() {
-		err := tx.StmtContext(ctx, s.repeatOpen).QueryRowContext(ctx, a.Scope, a.Fingerprint, now, startsAt).Scan(&r.IncidentID, &r.Title)
-		if err == nil {
-			r.Verdict = incident.VerdictDuplicate
-			return r, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return Result{}, err
-		}
+	// Statements cost no round trip here (SQLite, in process): trying the
+	// repeat first saves the upsert's work on the most common notification.
+	err := tx.StmtContext(ctx, s.repeatOpen).QueryRowContext(ctx, a.Scope, a.Fingerprint, now, startsAt).Scan(&r.IncidentID, &r.Title)
+	if err == nil {
+		r.Verdict = incident.VerdictDuplicate
+		return r, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Result{}, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -181,13 +202,17 @@ func (s *sqlStore) fire(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Res
 	return r, nil
 }
 
-func (s *sqlStore) resolve(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Result, error) {
-	endsAt := a.EndsAt
-	if endsAt.IsZero() {
-		endsAt = s.now()
+// endsAt is when a resolved alert ended: its endsAt, or now when it has none.
+func (s *sqlStore) endsAt(a *Alert) time.Time {
+	if a.EndsAt.IsZero() {
+		return s.now()
 	}
+	return a.EndsAt
+}
+
+func (s *sqlStore) resolve(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Result, error) {
 	var r Result
-	err := tx.StmtContext(ctx, s.resolveOpen).QueryRowContext(ctx, a.Scope, a.Fingerprint, s.d.ts(endsAt), now, s.d.ts(a.StartsAt)).
+	err := tx.StmtContext(ctx, s.resolveOpen).QueryRowContext(ctx, a.Scope, a.Fingerprint, s.d.ts(s.endsAt(a)), now, s.d.ts(a.StartsAt)).
 		Scan(&r.IncidentID, &r.Title)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

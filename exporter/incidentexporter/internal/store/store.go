@@ -108,11 +108,14 @@ func Open(ctx context.Context, o Options) (Store, error) {
 	for _, e := range o.AnalysisEvents {
 		s.events[e] = true
 	}
-	if err := s.prepare(ctx); err != nil {
+	apply := s.applySQL
+	if driver == DriverPostgres {
+		apply = s.applyPgx
+	} else if err := s.prepare(ctx); err != nil {
 		_ = db.Close()
 		return nil, classify(err)
 	}
-	s.committer = newCommitter(db, s.applyTx, d.writers())
+	s.committer = newCommitter(apply, d.writers())
 	return s, nil
 }
 
