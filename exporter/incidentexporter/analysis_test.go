@@ -248,6 +248,7 @@ func TestAnalysisConfigValidate(t *testing.T) {
 		{"unknown event", func(a *AnalysisConfig) { a.Events = []string{"created", "acknowledged"} }, `event "acknowledged" is unknown`},
 		{"no events", func(a *AnalysisConfig) { a.Events = nil }, "events must name"},
 		{"bad retry", func(a *AnalysisConfig) { a.Retry.MaxInterval = time.Millisecond }, "retry needs"},
+		{"no client timeout", func(a *AnalysisConfig) { a.Client.Timeout = 0 }, "client.timeout must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -146,6 +146,11 @@ func (a *AnalysisConfig) validate() error {
 			errs = append(errs, fmt.Errorf("event %q is unknown: use %q or %q", e, store.EventCreated, store.EventResolved))
 		}
 	}
+	if a.Client.Timeout <= 0 {
+		// The dispatcher's lease on an event is the timeout plus a margin; no
+		// timeout would let one hung service hold an event for ever.
+		errs = append(errs, fmt.Errorf("client.timeout must be positive, got %v", a.Client.Timeout))
+	}
 	r := a.Retry
 	if r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval || r.MaxAge <= 0 {
 		errs = append(errs, errors.New("retry needs initial_interval > 0, max_interval >= initial_interval and max_age > 0"))
