@@ -19,8 +19,9 @@ type sqlStore struct {
 	d         dialect
 	now       func() time.Time
 	committer *committer
-	// Statements of the write path, prepared once: parsing and planning them
-	// for each alert cost more than running them.
+	// Statements of the SQLite write path, prepared once: parsing and
+	// planning them for each alert cost more than running them. (pgx caches
+	// PostgreSQL's statements per connection itself.)
 	upsertFiring, repeatOpen, resolvedInstance, resolveOpen *sql.Stmt
 
 	events   map[string]bool // analysis events to queue
