@@ -284,19 +284,9 @@ func (c *collector) post(t *testing.T, path string, body []byte, headers ...stri
 	return a
 }
 
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
-	require.NoError(t, err)
-	return b
-}
+func fixture(t *testing.T, name string) []byte { return testutil.Fixture(t, name) }
 
-func count(t *testing.T, db *sql.DB, where string, args ...any) int {
-	t.Helper()
-	var n int
-	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM incidents WHERE "+where, args...).Scan(&n))
-	return n
-}
+var count = testutil.CountIncidents
 
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,12 +84,7 @@ func openDB(t *testing.T, sc StoreConfig) *sql.DB {
 	return db
 }
 
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
-	require.NoError(t, err)
-	return b
-}
+func fixture(t *testing.T, name string) []byte { return testutil.Fixture(t, name) }
 
 func post(t *testing.T, url string, body []byte, headers ...string) (int, map[string]any) {
 	t.Helper()
@@ -110,12 +104,7 @@ func post(t *testing.T, url string, body []byte, headers ...string) (int, map[st
 	return resp.StatusCode, m
 }
 
-func count(t *testing.T, db *sql.DB, where string, args ...any) int {
-	t.Helper()
-	var n int
-	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM incidents WHERE "+where, args...).Scan(&n))
-	return n
-}
+var count = testutil.CountIncidents
 
 // The real receiver in front of the real exporter, on each store: answers
 // carry the store's verdicts and the rows follow the dedup rules.

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/sre-copilot/incident-collector/internal/incident"
+	"github.com/sre-copilot/incident-collector/internal/testutil"
 	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
 )
 
@@ -35,13 +34,7 @@ const (
 	hmacTSID   = "grafana-hmac-ts"
 )
 
-// fixture reads a payload from the repository's shared testdata.
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
-	require.NoError(t, err)
-	return b
-}
+func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
 
 // dedupConsumer stands in for the incident exporter at the end of the
 // pipeline: it keeps the records it got and reports verdicts by fingerprint,
