@@ -28,6 +28,10 @@ const (
 	// leaseSlack is added to the client timeout: a claimed event is not
 	// claimed again before the delivery in flight has surely ended.
 	leaseSlack = 30 * time.Second
+	// Delivered events are kept this long (for inspection), then deleted,
+	// checked every pruneEvery, so that the outbox does not grow for ever.
+	deliveredRetention = 7 * 24 * time.Hour
+	pruneEvery         = time.Hour
 )
 
 // notification is the JSON body POSTed to the analysis service.
@@ -63,6 +67,7 @@ type dispatcher struct {
 	telemetry *metadata.TelemetryBuilder
 	now       func() time.Time
 	lease     time.Duration
+	lastPrune time.Time
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -115,6 +120,12 @@ func (d *dispatcher) dispatchDue(ctx context.Context) {
 		}
 	}
 	d.recordBacklog(ctx)
+	if now := d.now(); now.Sub(d.lastPrune) >= pruneEvery {
+		d.lastPrune = now
+		if _, err := d.store.PruneOutbox(ctx, now.Add(-deliveredRetention)); err != nil && ctx.Err() == nil {
+			d.logger.Debug("Pruning delivered analysis events failed", zap.Error(err))
+		}
+	}
 }
 
 func (d *dispatcher) recordBacklog(ctx context.Context) {

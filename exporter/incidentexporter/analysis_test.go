@@ -17,8 +17,10 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.uber.org/zap"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadata"
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
 
@@ -159,6 +161,34 @@ func TestAnalysisDeliveredOnceWithValidSignature(t *testing.T) {
 			assert.Equal(t, 3, delivered)
 		})
 	}
+}
+
+// Delivered events are deleted after the retention; failed ones stay.
+func TestAnalysisOutboxPruned(t *testing.T) {
+	svc := newAnalysisService(t)
+	addr, _ := serve(t, "127.0.0.1:0", svc)
+	sc := storesUnderTest[0].cfg(t)
+	base := startReceiver(t, startExporterWith(t, analysisConfig(sc, "http://"+addr+"/analyze")))
+	code, _ := post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json"))
+	require.Equal(t, 200, code)
+	waitFor(t, "the delivery", func() bool { got, _ := svc.snapshot(); return len(got) == 1 })
+
+	s, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: string(sc.DSN)})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.DB().Exec(`INSERT INTO analysis_outbox (incident_id, event, status, created_at, next_attempt_at, last_error)
+		SELECT id, 'resolved', 'failed', created_at, created_at, 'HTTP 422' FROM incidents`)
+	require.NoError(t, err)
+	tb, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	later := time.Now().Add(deliveredRetention + time.Minute)
+	d := &dispatcher{store: s, telemetry: tb, logger: zap.NewNop(), now: func() time.Time { return later }}
+	d.dispatchDue(context.Background())
+	var delivered, failed int
+	require.NoError(t, s.DB().QueryRow(`SELECT COUNT(*) FILTER (WHERE status = 'delivered'), COUNT(*) FILTER (WHERE status = 'failed')
+		FROM analysis_outbox`).Scan(&delivered, &failed))
+	assert.Zero(t, delivered, "the delivered event is past the retention")
+	assert.Equal(t, 1, failed, "failed events stay")
 }
 
 // The service answers 503, then is gone (connection refused), then comes back:

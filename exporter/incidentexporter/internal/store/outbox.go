@@ -143,6 +143,16 @@ func (s *sqlStore) MarkFailed(ctx context.Context, id int64, reason string) erro
 	return classify(err)
 }
 
+// PruneOutbox deletes events delivered before cutoff; failed ones stay for
+// inspection.
+func (s *sqlStore) PruneOutbox(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM analysis_outbox WHERE status = 'delivered' AND delivered_at < $1`, s.d.ts(cutoff))
+	if err != nil {
+		return 0, classify(err)
+	}
+	return res.RowsAffected()
+}
+
 // OutboxBacklog counts pending events and the creation time of the oldest.
 func (s *sqlStore) OutboxBacklog(ctx context.Context) (int64, time.Time, error) {
 	var n int64

@@ -62,6 +62,7 @@ type Store interface {
 	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
 	MarkFailed(ctx context.Context, id int64, reason string) error
 	OutboxBacklog(ctx context.Context) (pending int64, oldest time.Time, err error)
+	PruneOutbox(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 // Options open a store.
