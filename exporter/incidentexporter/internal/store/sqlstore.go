@@ -144,13 +144,21 @@ func (s *sqlStore) applySQL(ctx context.Context, alerts []Alert) ([]Result, erro
 func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, alerts []Alert) ([]Result, error) {
 	now := s.d.ts(s.now())
 	out := make([]Result, len(alerts))
+	// Bound to tx once for the whole group, not once per alert; the
+	// transaction closes them.
+	st := &txStmts{
+		repeat:   tx.StmtContext(ctx, s.repeatOpen),
+		upsert:   tx.StmtContext(ctx, s.upsertFiring),
+		instance: tx.StmtContext(ctx, s.resolvedInstance),
+		resolve:  tx.StmtContext(ctx, s.resolveOpen),
+	}
 	for i := range alerts {
 		a := &alerts[i]
 		var err error
 		if a.Status == incident.StatusResolved {
-			out[i], err = s.resolve(ctx, tx, a, now)
+			out[i], err = s.resolve(ctx, st, a, now)
 		} else {
-			out[i], err = s.fire(ctx, tx, a, now)
+			out[i], err = s.fire(ctx, st, a, now)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("alert %s/%s: %w", a.Scope, a.Fingerprint, err)
@@ -164,12 +172,15 @@ func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, alerts []Alert) ([]R
 	return out, nil
 }
 
-func (s *sqlStore) fire(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Result, error) {
+// txStmts are the write-path statements of one transaction.
+type txStmts struct{ repeat, upsert, instance, resolve *sql.Stmt }
+
+func (s *sqlStore) fire(ctx context.Context, st *txStmts, a *Alert, now any) (Result, error) {
 	startsAt := s.d.ts(a.StartsAt)
 	var r Result
 	// Statements cost no round trip here (SQLite, in process): trying the
 	// repeat first saves the upsert's work on the most common notification.
-	err := tx.StmtContext(ctx, s.repeatOpen).QueryRowContext(ctx, a.Scope, a.Fingerprint, now, startsAt).Scan(&r.IncidentID, &r.Title)
+	err := st.repeat.QueryRowContext(ctx, a.Scope, a.Fingerprint, now, startsAt).Scan(&r.IncidentID, &r.Title)
 	if err == nil {
 		r.Verdict = incident.VerdictDuplicate
 		return r, nil
@@ -182,14 +193,14 @@ func (s *sqlStore) fire(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Res
 		return Result{}, err
 	}
 	newID := id.String()
-	err = tx.StmtContext(ctx, s.upsertFiring).QueryRowContext(ctx,
+	err = st.upsert.QueryRowContext(ctx,
 		newID, a.Scope, a.Fingerprint, a.Project, a.Source, a.Title, a.Description, a.ServiceName,
 		a.Severity, startsAt, now, a.Labels, a.Annotations, a.GeneratorURL,
 	).Scan(&r.IncidentID, &r.Title)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// The instance was resolved already: it stays resolved.
-		if err := tx.StmtContext(ctx, s.resolvedInstance).QueryRowContext(ctx, a.Scope, a.Fingerprint, startsAt).Scan(&r.IncidentID, &r.Title); err != nil {
+		if err := st.instance.QueryRowContext(ctx, a.Scope, a.Fingerprint, startsAt).Scan(&r.IncidentID, &r.Title); err != nil {
 			return Result{}, fmt.Errorf("looking up the resolved instance: %w", err)
 		}
 		r.Verdict = incident.VerdictDuplicate
@@ -211,9 +222,9 @@ func (s *sqlStore) endsAt(a *Alert) time.Time {
 	return a.EndsAt
 }
 
-func (s *sqlStore) resolve(ctx context.Context, tx *sql.Tx, a *Alert, now any) (Result, error) {
+func (s *sqlStore) resolve(ctx context.Context, st *txStmts, a *Alert, now any) (Result, error) {
 	var r Result
-	err := tx.StmtContext(ctx, s.resolveOpen).QueryRowContext(ctx, a.Scope, a.Fingerprint, s.d.ts(s.endsAt(a)), now, s.d.ts(a.StartsAt)).
+	err := st.resolve.QueryRowContext(ctx, a.Scope, a.Fingerprint, s.d.ts(s.endsAt(a)), now, s.d.ts(a.StartsAt)).
 		Scan(&r.IncidentID, &r.Title)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
