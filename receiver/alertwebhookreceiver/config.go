@@ -101,6 +101,8 @@ const (
 	// A slow client must not hold a connection for the server default minute.
 	defaultReadHeaderTimeout = 10 * time.Second
 	defaultReadTimeout       = 30 * time.Second
+	// confighttp's own default for max_request_body_size.
+	defaultMaxRequestBodySize = 20 << 20
 )
 
 func createDefaultConfig() *Config {

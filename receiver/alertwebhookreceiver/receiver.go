@@ -43,6 +43,7 @@ type alertReceiver struct {
 	now       func() time.Time
 
 	requestAttrs attrCache
+	bodyLimit    int64 // confighttp's max_request_body_size, default filled in
 
 	global       *endpoint // nil when alertmanager.enabled is false
 	integrations map[string]*endpoint
@@ -70,6 +71,10 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 		records:      newRecordBuilder(cfg.Fingerprint, set.BuildInfo.Version),
 		now:          time.Now,
 		integrations: make(map[string]*endpoint, len(cfg.Integrations)),
+		bodyLimit:    cfg.HTTP.MaxRequestBodySize,
+	}
+	if r.bodyLimit <= 0 {
+		r.bodyLimit = defaultMaxRequestBodySize
 	}
 	if cfg.Alertmanager.Enabled {
 		r.global = &endpoint{
