@@ -5,11 +5,8 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -259,29 +256,9 @@ func (c *collector) waitHealthy(t *testing.T) {
 	t.Fatalf("collector did not become healthy:\n%s", c.output.String())
 }
 
-type answer struct {
-	code   int
-	header http.Header
-	raw    string
-	body   map[string]any
-}
-
-func (c *collector) post(t *testing.T, path string, body []byte, headers ...string) answer {
+func (c *collector) post(t *testing.T, path string, body []byte, headers ...string) testutil.Answer {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, c.base+path, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	a := answer{code: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &a.body)
-	return a
+	return testutil.Post(t, c.base+path, body, headers...)
 }
 
 func fixture(t *testing.T, name string) []byte { return testutil.Fixture(t, name) }

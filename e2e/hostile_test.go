@@ -257,7 +257,7 @@ func TestHostileInput(t *testing.T) {
 		if i%10 == 9 {
 			fp := fmt.Sprintf("valid-between-%d", i)
 			a := c.post(t, "/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"Between","n":"`+fp+`"},"fingerprint":"`+fp+`"}]}`))
-			assert.Equal(t, 200, a.code, "valid traffic between hostile requests: %s", a.raw)
+			assert.Equal(t, 200, a.Code, "valid traffic between hostile requests: %s", a.Raw)
 			valid = append(valid, fp)
 		}
 	}

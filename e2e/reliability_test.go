@@ -98,7 +98,7 @@ func TestStoreOutage(t *testing.T) {
 	st := store{driver: "postgres", dsn: proxied}
 	c := startCollector(t, st, defaultPipeline)
 	body := fixture(t, "alertmanager/real-02-group-two-firing.json")
-	require.Equal(t, 200, c.post(t, "/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json")).code)
+	require.Equal(t, 200, c.post(t, "/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json")).Code)
 
 	proxy.Cut()
 	codes := map[int]int{}
@@ -107,9 +107,9 @@ func TestStoreOutage(t *testing.T) {
 		began := time.Now()
 		a := c.post(t, "/webhooks/alertmanager", body)
 		slowest = max(slowest, time.Since(began))
-		codes[a.code]++
-		if a.code == http.StatusServiceUnavailable {
-			assert.Equal(t, "5", a.header.Get("Retry-After"))
+		codes[a.Code]++
+		if a.Code == http.StatusServiceUnavailable {
+			assert.Equal(t, "5", a.Header.Get("Retry-After"))
 		}
 	}
 	assert.Equal(t, map[int]int{503: 5}, codes, "every webhook during the outage is a 503")
@@ -118,26 +118,26 @@ func TestStoreOutage(t *testing.T) {
 	// A partition: the database answers nothing and closes nothing. The
 	// exporter timeout (5 s) ends each wait with a 503, never a hang.
 	proxy.Restore()
-	require.Equal(t, 200, c.post(t, "/webhooks/alertmanager", fixture(t, "alertmanager/seed-curl-test.json")).code)
+	require.Equal(t, 200, c.post(t, "/webhooks/alertmanager", fixture(t, "alertmanager/seed-curl-test.json")).Code)
 	proxy.Stall()
 	var stalledSlowest time.Duration
 	for range 2 {
 		began := time.Now()
 		a := c.post(t, "/webhooks/alertmanager", body)
 		stalledSlowest = max(stalledSlowest, time.Since(began))
-		assert.Equal(t, http.StatusServiceUnavailable, a.code, a.raw)
-		assert.Equal(t, "5", a.header.Get("Retry-After"))
+		assert.Equal(t, http.StatusServiceUnavailable, a.Code, a.Raw)
+		assert.Equal(t, "5", a.Header.Get("Retry-After"))
 	}
 	assert.Less(t, stalledSlowest, 8*time.Second, "a stalled store is cut off by the exporter timeout")
 
 	proxy.Restore()
-	var a answer
+	var a testutil.Answer
 	eventually(t, 30*time.Second, "deliveries succeed again", func() bool {
 		a = c.post(t, "/webhooks/alertmanager", body)
-		return a.code == 200
+		return a.Code == 200
 	})
 	a = c.post(t, "/webhooks/alertmanager", body)
-	assert.Equal(t, "duplicate", a.body["status"])
+	assert.Equal(t, "duplicate", a.Body["status"])
 	direct := store{driver: "postgres", dsn: dsn}
 	db := direct.db(t)
 	assert.Equal(t, 1, count(t, db, "fingerprint = '21473860c0a3436e'"))
@@ -174,8 +174,8 @@ func TestHASendersOnePostgres(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if ans := c.post(t, "/webhooks/alertmanager", body); ans.code != 200 {
-					errs <- ans.raw
+				if ans := c.post(t, "/webhooks/alertmanager", body); ans.Code != 200 {
+					errs <- ans.Raw
 				}
 			}()
 		}

@@ -93,8 +93,8 @@ func TestAnalysisSurvivesCrash(t *testing.T) {
 	st := sqliteStore(t)
 	c := startCollector(t, st, defaultPipeline, analysisTo("http://"+addr+"/analyze"))
 	a := c.post(t, "/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json"))
-	require.Equal(t, 200, a.code, a.raw)
-	id := a.body["incidents"].([]any)[0].(map[string]any)["id"].(string)
+	require.Equal(t, 200, a.Code, a.Raw)
+	id := a.Body["incidents"].([]any)[0].(map[string]any)["id"].(string)
 	time.Sleep(300 * time.Millisecond) // a few refused attempts
 	c.kill9(t)
 

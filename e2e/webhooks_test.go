@@ -29,31 +29,31 @@ func TestSpecificationExamples(t *testing.T) {
 			curl := fixture(t, "alertmanager/seed-curl-test.json")
 
 			a := c.post(t, "/webhooks/alertmanager", curl)
-			require.Equal(t, 200, a.code, a.raw)
-			assert.Equal(t, "application/json", a.header.Get("Content-Type"))
-			assert.Equal(t, "success", a.body["status"])
-			assert.EqualValues(t, 1, a.body["incidents_created"])
-			inc := a.body["incidents"].([]any)[0].(map[string]any)
+			require.Equal(t, 200, a.Code, a.Raw)
+			assert.Equal(t, "application/json", a.Header.Get("Content-Type"))
+			assert.Equal(t, "success", a.Body["status"])
+			assert.EqualValues(t, 1, a.Body["incidents_created"])
+			inc := a.Body["incidents"].([]any)[0].(map[string]any)
 			_, err := uuid.Parse(inc["id"].(string))
 			assert.NoError(t, err)
 			assert.Equal(t, "TestAlert", inc["title"])
 			assert.Equal(t, "test123", inc["fingerprint"])
 
 			a = c.post(t, "/webhooks/alertmanager", curl)
-			assert.Equal(t, 200, a.code)
-			assert.JSONEq(t, `{"status":"duplicate","message":"Alert already processed","fingerprint":"test123"}`, a.raw)
+			assert.Equal(t, 200, a.Code)
+			assert.JSONEq(t, `{"status":"duplicate","message":"Alert already processed","fingerprint":"test123"}`, a.Raw)
 
 			a = c.post(t, "/webhooks/prometheus/"+promID, fixture(t, "alertmanager/seed-example.json"), "X-Webhook-Secret", "wrong")
-			assert.Equal(t, 403, a.code)
-			assert.JSONEq(t, `{"detail":"Invalid webhook secret"}`, a.raw)
+			assert.Equal(t, 403, a.Code)
+			assert.JSONEq(t, `{"detail":"Invalid webhook secret"}`, a.Raw)
 
 			a = c.post(t, "/webhooks/prometheus/550e8400-e29b-41d4-a716-446655440001", fixture(t, "alertmanager/seed-example.json"))
-			assert.Equal(t, 404, a.code)
-			assert.JSONEq(t, `{"detail":"Integration not found: 550e8400-e29b-41d4-a716-446655440001"}`, a.raw)
+			assert.Equal(t, 404, a.Code)
+			assert.JSONEq(t, `{"detail":"Integration not found: 550e8400-e29b-41d4-a716-446655440001"}`, a.Raw)
 
 			a = c.post(t, "/webhooks/alertmanager", []byte(`{"version":"4","status":"firing"}`))
-			assert.Equal(t, 400, a.code)
-			assert.JSONEq(t, `{"detail":"Invalid webhook payload: missing required field 'alerts'"}`, a.raw)
+			assert.Equal(t, 400, a.Code)
+			assert.JSONEq(t, `{"detail":"Invalid webhook payload: missing required field 'alerts'"}`, a.Raw)
 
 			resp, err := http.Get(c.base + "/health")
 			require.NoError(t, err)
@@ -70,23 +70,23 @@ func TestGrafanaAndPrometheusPush(t *testing.T) {
 	st := sqliteStore(t)
 	c := startCollector(t, st, defaultPipeline)
 	a := c.post(t, "/webhooks/grafana/"+grafID, fixture(t, "grafana/docs-example.json"), "Authorization", "Bearer "+grafSecret)
-	require.Equal(t, 200, a.code, a.raw)
-	assert.EqualValues(t, 2, a.body["incidents_created"])
+	require.Equal(t, 200, a.Code, a.Raw)
+	assert.EqualValues(t, 2, a.Body["incidents_created"])
 
 	a = c.post(t, "/webhooks/grafana/"+hmacID, fixture(t, "grafana/seed-example.json"),
 		"X-Grafana-Alerting-Signature", "191240e9e9da1968e0ce1f8205aee4bcd2ae446e1c59f6de717e11bd62d73700")
-	require.Equal(t, 200, a.code, a.raw)
-	assert.EqualValues(t, 1, a.body["incidents_created"])
+	require.Equal(t, 200, a.Code, a.Raw)
+	assert.EqualValues(t, 1, a.Body["incidents_created"])
 	a = c.post(t, "/webhooks/grafana/"+hmacID, fixture(t, "grafana/seed-example.json"), "Authorization", "Bearer "+hmacSecret)
-	assert.Equal(t, 403, a.code, "an HMAC integration wants the signature, not the bare secret")
+	assert.Equal(t, 403, a.Code, "an HMAC integration wants the signature, not the bare secret")
 
 	push := "/webhooks/prometheus/" + promID + "/api/v2/alerts"
 	a = c.post(t, push, fixture(t, "prometheus/push-firing.json"), "X-Webhook-Secret", promSecret)
-	require.Equal(t, 200, a.code, a.raw)
-	assert.EqualValues(t, 2, a.body["incidents_created"])
+	require.Equal(t, 200, a.Code, a.Raw)
+	assert.EqualValues(t, 2, a.Body["incidents_created"])
 	a = c.post(t, push, fixture(t, "prometheus/push-resolved.json"), "X-Webhook-Secret", promSecret)
-	require.Equal(t, 200, a.code, a.raw)
-	assert.EqualValues(t, 1, a.body["incidents_resolved"])
+	require.Equal(t, 200, a.Code, a.Raw)
+	assert.EqualValues(t, 1, a.Body["incidents_resolved"])
 
 	db := st.db(t)
 	assert.Equal(t, 1, count(t, db, "fingerprint = '21473860c0a3436e' AND dedup_scope = $1 AND status = 'resolved'", promID))
@@ -99,14 +99,14 @@ func TestProcessorsInThePipeline(t *testing.T) {
 	c := startCollector(t, st, defaultPipeline)
 	platform := []byte(`{"alerts":[{"status":"firing","labels":{"alertname":"DiskFull","severity":"critical","team":"platform"},"startsAt":"2026-11-28T10:00:00Z"}]}`)
 	a := c.post(t, "/webhooks/alertmanager", platform)
-	require.Equal(t, 200, a.code, a.raw)
+	require.Equal(t, 200, a.Code, a.Raw)
 	db := st.db(t)
 	assert.Equal(t, 1, count(t, db, "title = 'DiskFull' AND severity = 'low'"), "transform rewrote incident.severity")
 
 	testAlert := []byte(`{"alerts":[{"status":"firing","labels":{"alertname":"Canary","environment":"test"}}]}`)
 	a = c.post(t, "/webhooks/alertmanager", testAlert)
-	assert.Equal(t, 200, a.code)
-	assert.JSONEq(t, `{"status":"accepted","alerts_received":1}`, a.raw, "filtered out: nothing stored, nothing to report")
+	assert.Equal(t, 200, a.Code)
+	assert.JSONEq(t, `{"status":"accepted","alerts_received":1}`, a.Raw, "filtered out: nothing stored, nothing to report")
 	assert.Equal(t, 0, count(t, db, "title = 'Canary'"))
 }
 
@@ -119,8 +119,8 @@ func TestBatchProcessorAnswersAccepted(t *testing.T) {
       exporters: [incident, debug]
 `)
 	a := c.post(t, "/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json"))
-	require.Equal(t, 200, a.code, a.raw)
-	assert.JSONEq(t, `{"status":"accepted","alerts_received":1}`, a.raw)
+	require.Equal(t, 200, a.Code, a.Raw)
+	assert.JSONEq(t, `{"status":"accepted","alerts_received":1}`, a.Raw)
 	db := st.db(t)
 	eventually(t, 10*time.Second, "the batched incident", func() bool {
 		return count(t, db, "fingerprint = 'abc123def456'") == 1
@@ -137,15 +137,15 @@ func TestNoSecretInOutput(t *testing.T) {
 		{"Authorization", "Bearer " + promSecret}, {"Authorization", "Basic YWxlcnRtYW5hZ2VyOnBheW1lbnRzLXNlY3JldA=="},
 	} {
 		a := c.post(t, "/webhooks/prometheus/"+promID, body, h...)
-		assert.NotContains(t, a.raw, promSecret)
+		assert.NotContains(t, a.Raw, promSecret)
 	}
 	graf := fixture(t, "grafana/seed-example.json")
 	for _, sig := range []string{"191240e9e9da1968e0ce1f8205aee4bcd2ae446e1c59f6de717e11bd62d73700", "00", hmacSecret} {
 		a := c.post(t, "/webhooks/grafana/"+hmacID, graf, "X-Grafana-Alerting-Signature", sig)
-		assert.NotContains(t, a.raw, hmacSecret)
+		assert.NotContains(t, a.Raw, hmacSecret)
 	}
 	a := c.post(t, "/webhooks/grafana/"+grafID, graf, "Authorization", "Bearer "+grafSecret+"-wrong")
-	assert.NotContains(t, a.raw, grafSecret)
+	assert.NotContains(t, a.Raw, grafSecret)
 	time.Sleep(300 * time.Millisecond)
 	out := c.output.String()
 	for _, secret := range []string{promSecret, grafSecret, hmacSecret, "YWxlcnRtYW5hZ2VyOnBheW1lbnRzLXNlY3JldA=="} {

@@ -1,11 +1,8 @@
 package incidentexporter
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -88,20 +85,9 @@ func fixture(t *testing.T, name string) []byte { return testutil.Fixture(t, name
 
 func post(t *testing.T, url string, body []byte, headers ...string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(raw, &m), string(raw))
-	return resp.StatusCode, m
+	a := testutil.Post(t, url, body, headers...)
+	require.NotNil(t, a.Body, "not a JSON object: %s", a.Raw)
+	return a.Code, a.Body
 }
 
 var count = testutil.CountIncidents
