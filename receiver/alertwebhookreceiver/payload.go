@@ -49,25 +49,25 @@ type wireAlert struct {
 	Values       map[string]any `json:"values"`
 }
 
-// wireGroup is the notification envelope of Alertmanager (v4) and Grafana (v1).
-type wireGroup struct {
-	Receiver        string          `json:"receiver"`
-	GroupKey        string          `json:"groupKey"`
-	ExternalURL     string          `json:"externalURL"`
-	TruncatedAlerts int64           `json:"truncatedAlerts"`
-	OrgID           *int64          `json:"orgId"`
-	Alerts          json.RawMessage `json:"alerts"`
+// wireGroup is the notification envelope of Alertmanager (v4) and Grafana
+// (v1). A is []wireAlert on the fast path, which decodes the alerts in the
+// same pass (nearly every request is well-formed), and json.RawMessage on the
+// slow path, which then looks at each alert alone to say what is wrong.
+type wireGroup[A any] struct {
+	Receiver        string `json:"receiver"`
+	GroupKey        string `json:"groupKey"`
+	ExternalURL     string `json:"externalURL"`
+	TruncatedAlerts int64  `json:"truncatedAlerts"`
+	OrgID           *int64 `json:"orgId"`
+	Alerts          A      `json:"alerts"`
 }
 
-// wireGroupFast is wireGroup with the alerts decoded in the same pass; it is
-// tried first because nearly every request is well-formed.
-type wireGroupFast struct {
-	Receiver        string      `json:"receiver"`
-	GroupKey        string      `json:"groupKey"`
-	ExternalURL     string      `json:"externalURL"`
-	TruncatedAlerts int64       `json:"truncatedAlerts"`
-	OrgID           *int64      `json:"orgId"`
-	Alerts          []wireAlert `json:"alerts"`
+// notification starts the parsed request with the envelope's metadata.
+func (g *wireGroup[A]) notification(source string) *notification {
+	return &notification{
+		Source: source, Receiver: g.Receiver, GroupKey: g.GroupKey, ExternalURL: g.ExternalURL,
+		TruncatedAlerts: g.TruncatedAlerts, OrgID: g.OrgID,
+	}
 }
 
 // alert is one validated alert, independent of the payload format.
@@ -107,21 +107,18 @@ func parseGroup(body []byte, source string, now time.Time) (*notification, error
 	if err := checkTopLevel(body, '{', "a JSON object"); err != nil {
 		return nil, err
 	}
-	var fast wireGroupFast
+	var fast wireGroup[[]wireAlert]
 	if err := decodeFast(body, &fast); err == nil {
 		if fast.Alerts == nil {
 			return nil, invalidPayload("missing required field 'alerts'")
 		}
-		n := &notification{
-			Source: source, Receiver: fast.Receiver, GroupKey: fast.GroupKey, ExternalURL: fast.ExternalURL,
-			TruncatedAlerts: fast.TruncatedAlerts, OrgID: fast.OrgID,
-		}
+		n := fast.notification(source)
 		n.addAll(fast.Alerts, source, now)
 		return n, n.usable()
 	}
 
 	// Slow path: find out exactly what is wrong, alert by alert.
-	var g wireGroup
+	var g wireGroup[json.RawMessage]
 	if err := json.Unmarshal(body, &g); err != nil {
 		return nil, describeJSONError(err)
 	}
@@ -129,10 +126,7 @@ func parseGroup(body []byte, source string, now time.Time) (*notification, error
 	if err != nil {
 		return nil, err
 	}
-	n := &notification{
-		Source: source, Receiver: g.Receiver, GroupKey: g.GroupKey, ExternalURL: g.ExternalURL,
-		TruncatedAlerts: g.TruncatedAlerts, OrgID: g.OrgID,
-	}
+	n := g.notification(source)
 	n.addRaw(raws, source, now)
 	return n, n.usable()
 }
