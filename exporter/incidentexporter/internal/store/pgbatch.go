@@ -67,20 +67,13 @@ func (s *sqlStore) applyPgxTx(ctx context.Context, tx pgx.Tx, alerts []Alert) ([
 		a := &alerts[i]
 		r := &out[i]
 		err := br.QueryRow().Scan(&r.IncidentID, &r.Title)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows) && a.Status == incident.StatusResolved:
-			*r = Result{Verdict: incident.VerdictIgnored, Title: a.Title}
-		case errors.Is(err, pgx.ErrNoRows):
-			stale = append(stale, i)
-		case err != nil:
+		found := !errors.Is(err, pgx.ErrNoRows)
+		if found && err != nil {
 			_ = br.Close()
 			return nil, fmt.Errorf("alert %s/%s: %w", a.Scope, a.Fingerprint, err)
-		case a.Status == incident.StatusResolved:
-			r.Verdict = incident.VerdictResolved
-		case r.IncidentID == newIDs[i]:
-			r.Verdict = incident.VerdictCreated
-		default:
-			r.Verdict = incident.VerdictDuplicate
+		}
+		if settle(a, newIDs[i], r, found) {
+			stale = append(stale, i)
 		}
 	}
 	if err := br.Close(); err != nil {
@@ -92,7 +85,6 @@ func (s *sqlStore) applyPgxTx(ctx context.Context, tx pgx.Tx, alerts []Alert) ([
 		if err := tx.QueryRow(ctx, resolvedInstance, a.Scope, a.Fingerprint, s.d.ts(a.StartsAt)).Scan(&out[i].IncidentID, &out[i].Title); err != nil {
 			return nil, fmt.Errorf("looking up the resolved instance: %w", err)
 		}
-		out[i].Verdict = incident.VerdictDuplicate
 	}
 	if len(s.events) > 0 {
 		events := &pgx.Batch{}

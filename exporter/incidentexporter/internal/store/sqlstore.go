@@ -197,21 +197,38 @@ func (s *sqlStore) fire(ctx context.Context, st *txStmts, a *Alert, now any) (Re
 		newID, a.Scope, a.Fingerprint, a.Project, a.Source, a.Title, a.Description, a.ServiceName,
 		a.Severity, startsAt, now, a.Labels, a.Annotations, a.GeneratorURL,
 	).Scan(&r.IncidentID, &r.Title)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		// The instance was resolved already: it stays resolved.
+	found := !errors.Is(err, sql.ErrNoRows)
+	if found && err != nil {
+		return Result{}, err
+	}
+	if settle(a, newID, &r, found) {
 		if err := st.instance.QueryRowContext(ctx, a.Scope, a.Fingerprint, startsAt).Scan(&r.IncidentID, &r.Title); err != nil {
 			return Result{}, fmt.Errorf("looking up the resolved instance: %w", err)
 		}
+	}
+	return r, nil
+}
+
+// settle names the verdict of an upsert (firing) or resolve statement from
+// whether it returned a row. It reports true for a firing whose instance was
+// already resolved (the upsert returned nothing): a duplicate whose incident
+// the caller looks up.
+func settle(a *Alert, newID string, r *Result, found bool) (stale bool) {
+	switch {
+	case a.Status == incident.StatusResolved && !found:
+		// Nothing open to close: a re-sent resolve, or one for an unknown alert.
+		*r = Result{Verdict: incident.VerdictIgnored, Title: a.Title}
+	case a.Status == incident.StatusResolved:
+		r.Verdict = incident.VerdictResolved
+	case !found:
 		r.Verdict = incident.VerdictDuplicate
-	case err != nil:
-		return Result{}, err
+		return true
 	case r.IncidentID == newID:
 		r.Verdict = incident.VerdictCreated
 	default:
 		r.Verdict = incident.VerdictDuplicate
 	}
-	return r, nil
+	return false
 }
 
 // endsAt is when a resolved alert ended: its endsAt, or now when it has none.
@@ -226,13 +243,11 @@ func (s *sqlStore) resolve(ctx context.Context, st *txStmts, a *Alert, now any) 
 	var r Result
 	err := st.resolve.QueryRowContext(ctx, a.Scope, a.Fingerprint, s.d.ts(s.endsAt(a)), now, s.d.ts(a.StartsAt)).
 		Scan(&r.IncidentID, &r.Title)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return Result{Verdict: incident.VerdictIgnored, Title: a.Title}, nil
-	case err != nil:
+	found := !errors.Is(err, sql.ErrNoRows)
+	if found && err != nil {
 		return Result{}, err
 	}
-	r.Verdict = incident.VerdictResolved
+	settle(a, "", &r, found)
 	return r, nil
 }
 

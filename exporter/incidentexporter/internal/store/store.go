@@ -80,9 +80,10 @@ type Options struct {
 func Open(ctx context.Context, o Options) (Store, error) {
 	driver, dsn := o.Driver, o.DSN
 	var (
-		d   dialect
-		db  *sql.DB
-		err error
+		d       dialect
+		db      *sql.DB
+		err     error
+		pgxPath bool // PostgreSQL: groups go through pgx batches, nothing to prepare
 	)
 	switch driver {
 	case DriverSQLite, "":
@@ -91,6 +92,7 @@ func Open(ctx context.Context, o Options) (Store, error) {
 	case DriverPostgres:
 		d = postgresDialect{}
 		db, err = openPostgres(dsn)
+		pgxPath = true
 	default:
 		return nil, fmt.Errorf("unknown store driver %q", driver)
 	}
@@ -110,7 +112,7 @@ func Open(ctx context.Context, o Options) (Store, error) {
 		s.events[e] = true
 	}
 	apply := s.applySQL
-	if driver == DriverPostgres {
+	if pgxPath {
 		apply = s.applyPgx
 	} else if err := s.prepare(ctx); err != nil {
 		_ = db.Close()
