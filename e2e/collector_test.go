@@ -28,13 +28,7 @@ import (
 // binary returns the path in env, or fails in CI and skips elsewhere.
 func binary(t *testing.T, env, what string) string {
 	t.Helper()
-	path := os.Getenv(env)
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set in CI: run the suite with `make test`", env)
-		}
-		t.Skipf("%s is not set: run `make test` to build %s and run the end-to-end suite", env, what)
-	}
+	path := testutil.RequireEnv(t, env, "the end-to-end suite (`make test` builds "+what+" and sets the variable)")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("%s=%s: %v", env, path, err)
 	}

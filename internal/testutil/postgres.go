@@ -23,14 +23,22 @@ const PostgresDSNEnv = "INCIDENT_TEST_POSTGRES_DSN"
 // these tests always run.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv(PostgresDSNEnv)
-	if dsn == "" {
+	return RequireEnv(t, PostgresDSNEnv, "the PostgreSQL tests (.ci/run sets the variable)")
+}
+
+// RequireEnv returns the variable's value. When it is unset the test fails in
+// CI (CI is set), where every test must run, and is skipped elsewhere, with
+// what needs it.
+func RequireEnv(t testing.TB, name, forWhat string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set in CI: PostgreSQL tests must run there", PostgresDSNEnv)
+			t.Fatalf("%s is not set in CI: %s must run there", name, forWhat)
 		}
-		t.Skipf("%s is not set: skipping the PostgreSQL test", PostgresDSNEnv)
+		t.Skipf("%s is not set: skipping %s", name, forWhat)
 	}
-	return dsn
+	return v
 }
 
 // PostgresSchema creates a fresh schema for one test, dropped at its end, and
