@@ -15,8 +15,22 @@ const (
 	VerdictDuplicate Verdict = "duplicate"
 	// VerdictResolved: the open incident was resolved.
 	VerdictResolved Verdict = "resolved"
-	// VerdictIgnored: a resolved notification with no open incident to close.
+	// VerdictIgnored: a resolved notification with no firing alert to close.
 	VerdictIgnored Verdict = "ignored"
+	// VerdictGrouped: a new alert joined the open incident of its group.
+	VerdictGrouped Verdict = "grouped"
+	// VerdictReopened: a new alert reopened its group's incident, resolved
+	// less than reopen_window before the alert started (flapping).
+	VerdictReopened Verdict = "reopened"
+	// VerdictAlertResolved: the alert was resolved, and its incident stays
+	// open because other alerts of the group still fire.
+	VerdictAlertResolved Verdict = "alert_resolved"
+	// VerdictHeartbeat: a firing heartbeat alert refreshed its scope's
+	// heartbeat; it is not an incident.
+	VerdictHeartbeat Verdict = "heartbeat"
+	// VerdictRejected: the exporter could not store the record faithfully
+	// (Outcome.Reason says why); nothing was written for it.
+	VerdictRejected Verdict = "rejected"
 )
 
 // Outcome is the store's verdict on one alert.
@@ -25,6 +39,8 @@ type Outcome struct {
 	IncidentID  string
 	Title       string
 	Fingerprint string
+	// Reason says why a record was rejected; empty otherwise.
+	Reason string
 }
 
 // Recorder collects the outcomes the exporter reports for one webhook request.

@@ -21,8 +21,15 @@ type successBody struct {
 	IncidentsCreated  int           `json:"incidents_created"`
 	Incidents         []incidentRef `json:"incidents"`
 	IncidentsResolved int           `json:"incidents_resolved"`
-	Duplicates        int           `json:"duplicates"`
-	Rejected          []rejection   `json:"rejected,omitempty"`
+	IncidentsReopened int           `json:"incidents_reopened"`
+	AlertsGrouped     int           `json:"alerts_grouped"`
+	// AlertsResolved counts alerts resolved while their incident stays open
+	// (grouping, resolve_on: all); present when not zero.
+	AlertsResolved int `json:"alerts_resolved,omitempty"`
+	// Heartbeats counts heartbeat alerts (§10); present when not zero.
+	Heartbeats int         `json:"heartbeats,omitempty"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []rejection `json:"rejected,omitempty"`
 }
 
 type duplicateBody struct {
@@ -39,49 +46,87 @@ type acceptedBody struct {
 	Rejected       []rejection `json:"rejected,omitempty"`
 }
 
+type ignoredBody struct {
+	Status      string      `json:"status"`
+	Message     string      `json:"message"`
+	Fingerprint string      `json:"fingerprint"`
+	Rejected    []rejection `json:"rejected,omitempty"`
+}
+
 type healthBody struct {
 	Status string `json:"status"`
 }
 
 // verdictBody builds the 200 answer from what the exporter reported: success
-// when something changed, duplicate when every alert was already known, and
-// accepted when nothing came back (an asynchronous pipeline, or processors
-// that dropped every record).
+// when something changed, duplicate when nothing changed and some alert was
+// already known, ignored when every alert was a resolve with nothing to
+// resolve, and accepted when nothing came back (an asynchronous pipeline, or
+// processors that dropped every record). Alerts the exporter rejected are in
+// rejected, never counted as stored.
 func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) any {
+	var body successBody
+	body.Incidents = make([]incidentRef, 0, 1)
+	changed, seen := false, 0
+	for _, o := range outcomes {
+		seen++
+		switch o.Verdict {
+		case incident.VerdictCreated:
+			body.Incidents = append(body.Incidents, incidentRef{ID: o.IncidentID, Title: o.Title, Fingerprint: o.Fingerprint})
+		case incident.VerdictResolved:
+			body.IncidentsResolved++
+		case incident.VerdictReopened:
+			body.IncidentsReopened++
+		case incident.VerdictGrouped:
+			body.AlertsGrouped++
+		case incident.VerdictAlertResolved:
+			body.AlertsResolved++
+		case incident.VerdictHeartbeat:
+			body.Heartbeats++
+		case incident.VerdictDuplicate:
+			body.Duplicates++
+			continue
+		default: // ignored, rejected
+			seen--
+			continue
+		}
+		changed = true
+	}
 	if len(outcomes) == 0 {
 		return acceptedBody{Status: "accepted", AlertsReceived: alerts, Rejected: rejected}
 	}
-	created := make([]incidentRef, 0, len(outcomes))
-	resolved, duplicates := 0, 0
-	for _, o := range outcomes {
-		switch o.Verdict {
-		case incident.VerdictCreated:
-			created = append(created, incidentRef{ID: o.IncidentID, Title: o.Title, Fingerprint: o.Fingerprint})
-		case incident.VerdictResolved:
-			resolved++
-		default:
-			duplicates++
+	if changed {
+		body.Status = "success"
+		body.IncidentsCreated = len(body.Incidents)
+		body.Rejected = rejected
+		return body
+	}
+	if seen == 0 {
+		return ignoredBody{
+			Status: "ignored", Message: "No open incident for this alert",
+			Fingerprint: firstFingerprint(outcomes, incident.VerdictIgnored), Rejected: rejected,
 		}
 	}
-	if len(created) > 0 || resolved > 0 {
-		return successBody{
-			Status: "success", IncidentsCreated: len(created), Incidents: created,
-			IncidentsResolved: resolved, Duplicates: duplicates, Rejected: rejected,
-		}
-	}
-	body := duplicateBody{
+	dup := duplicateBody{
 		Status: "duplicate", Message: "Alert already processed",
-		Fingerprint: outcomes[0].Fingerprint, Rejected: rejected,
+		Fingerprint: firstFingerprint(outcomes, incident.VerdictDuplicate), Rejected: rejected,
 	}
 	if len(outcomes) > 1 {
-		body.Fingerprints = make([]string, 0, len(outcomes))
-		seen := make(map[string]bool, len(outcomes))
+		seenFP := make(map[string]bool, len(outcomes))
 		for _, o := range outcomes {
-			if !seen[o.Fingerprint] {
-				seen[o.Fingerprint] = true
-				body.Fingerprints = append(body.Fingerprints, o.Fingerprint)
+			if o.Verdict == incident.VerdictDuplicate && !seenFP[o.Fingerprint] {
+				seenFP[o.Fingerprint] = true
+				dup.Fingerprints = append(dup.Fingerprints, o.Fingerprint)
 			}
 		}
 	}
-	return body
+	return dup
+}
+
+func firstFingerprint(outcomes []incident.Outcome, v incident.Verdict) string {
+	for _, o := range outcomes {
+		if o.Verdict == v {
+			return o.Fingerprint
+		}
+	}
+	return ""
 }

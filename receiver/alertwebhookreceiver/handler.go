@@ -1,11 +1,13 @@
 package alertwebhookreceiver // import "github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver"
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,7 +185,35 @@ func (r *alertReceiver) consume(w http.ResponseWriter, req *http.Request, ep *en
 		r.reply(w, ep.id, http.StatusServiceUnavailable, errorBody{Detail: "Alerts could not be stored now, retry later"})
 		return
 	}
-	r.reply(w, ep.id, http.StatusOK, verdictBody(len(n.Alerts), outcomes, n.Rejected))
+	rejected := append(n.Rejected, r.storeRejections(n, outcomes)...)
+	if len(outcomes) > 0 && len(rejected) > len(n.Rejected) && len(rejected)-len(n.Rejected) == len(outcomes) {
+		// The exporter could store none of the alerts, and never will.
+		first := rejected[len(n.Rejected)]
+		r.reply(w, ep.id, http.StatusBadRequest, errorBody{Detail: fmt.Sprintf("Invalid webhook payload: alerts[%d]: %s", first.Index, first.Reason)})
+		return
+	}
+	slices.SortStableFunc(rejected, func(a, b rejection) int { return cmp.Compare(a.Index, b.Index) })
+	r.reply(w, ep.id, http.StatusOK, verdictBody(len(n.Alerts), outcomes, rejected))
+}
+
+// storeRejections lists the alerts the exporter rejected, by their index in
+// the payload (found through the fingerprint the record carried).
+func (r *alertReceiver) storeRejections(n *notification, outcomes []incident.Outcome) []rejection {
+	var out []rejection
+	for _, o := range outcomes {
+		if o.Verdict != incident.VerdictRejected {
+			continue
+		}
+		rj := rejection{Index: -1, Reason: o.Reason}
+		for i := range n.Alerts {
+			if r.records.fingerprint(&n.Alerts[i]) == o.Fingerprint {
+				rj.Index = n.Alerts[i].Index
+				break
+			}
+		}
+		out = append(out, rj)
+	}
+	return out
 }
 
 // reply writes a JSON answer and counts it.

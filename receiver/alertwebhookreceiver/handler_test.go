@@ -40,7 +40,7 @@ func TestAnswerTable(t *testing.T) {
 	}{
 		{
 			name: "spec curl example creates", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/seed-curl-test.json"),
-			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-test123","title":"TestAlert","fingerprint":"test123"}],"incidents_resolved":0,"duplicates":0}`,
+			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-test123","title":"TestAlert","fingerprint":"test123"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "spec curl example again is a duplicate", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/seed-curl-test.json"),
@@ -48,15 +48,15 @@ func TestAnswerTable(t *testing.T) {
 		},
 		{
 			name: "spec example", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/seed-example.json"),
-			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-abc123def456","title":"HighErrorRate","fingerprint":"abc123def456"}],"incidents_resolved":0,"duplicates":0}`,
+			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-abc123def456","title":"HighErrorRate","fingerprint":"abc123def456"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "real single firing", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/real-01-single-firing.json"),
-			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-9514808f6c150add","title":"PodCrashLooping","fingerprint":"9514808f6c150add"}],"incidents_resolved":0,"duplicates":0}`,
+			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-9514808f6c150add","title":"PodCrashLooping","fingerprint":"9514808f6c150add"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "real group of two", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/real-02-group-two-firing.json"),
-			code: 200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-21473860c0a3436e","title":"HighErrorRate","fingerprint":"21473860c0a3436e"},{"id":"inc-ca83fc25b3aceae7","title":"HighErrorRate","fingerprint":"ca83fc25b3aceae7"}],"incidents_resolved":0,"duplicates":0}`,
+			code: 200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-21473860c0a3436e","title":"HighErrorRate","fingerprint":"21473860c0a3436e"},{"id":"inc-ca83fc25b3aceae7","title":"HighErrorRate","fingerprint":"ca83fc25b3aceae7"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "real unicode description", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/real-03-unicode-description.json"),
@@ -65,11 +65,11 @@ func TestAnswerTable(t *testing.T) {
 		{
 			name: "real per-project, truncated, basic auth", path: "/webhooks/prometheus/" + promID, body: fixture(t, "alertmanager/real-04-project-truncated.json"),
 			headers: promBasic,
-			code:    200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-f50c5971087c1fef","title":"PaymentsLatency","fingerprint":"f50c5971087c1fef"},{"id":"inc-bf05eae9f8388f06","title":"PaymentsLatency","fingerprint":"bf05eae9f8388f06"}],"incidents_resolved":0,"duplicates":0}`,
+			code:    200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-f50c5971087c1fef","title":"PaymentsLatency","fingerprint":"f50c5971087c1fef"},{"id":"inc-bf05eae9f8388f06","title":"PaymentsLatency","fingerprint":"bf05eae9f8388f06"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "real one resolved one still firing", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/real-05-one-resolved-one-firing.json"),
-			code: 200, want: `{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":1,"duplicates":1}`,
+			code: 200, want: `{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":1,"incidents_reopened":0,"alerts_grouped":0,"duplicates":1}`,
 		},
 		{
 			name: "real all resolved", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/real-06-all-resolved.json"),
@@ -78,22 +78,22 @@ func TestAnswerTable(t *testing.T) {
 		{
 			name: "grafana spec example with bearer", path: "/webhooks/grafana/" + grafID, body: fixture(t, "grafana/seed-example.json"),
 			headers: grafBearer,
-			code:    200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-ghi789jkl012","title":"HighLatency","fingerprint":"ghi789jkl012"}],"incidents_resolved":0,"duplicates":0}`,
+			code:    200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-ghi789jkl012","title":"HighLatency","fingerprint":"ghi789jkl012"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "grafana docs example", path: "/webhooks/grafana/" + grafID, body: fixture(t, "grafana/docs-example.json"),
 			headers: grafBearer,
-			code:    200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-c6eadffa33fcdf37","title":"High memory usage","fingerprint":"c6eadffa33fcdf37"},{"id":"inc-bc97ff14869b13e3","title":"High CPU usage","fingerprint":"bc97ff14869b13e3"}],"incidents_resolved":0,"duplicates":0}`,
+			code:    200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-c6eadffa33fcdf37","title":"High memory usage","fingerprint":"c6eadffa33fcdf37"},{"id":"inc-bc97ff14869b13e3","title":"High CPU usage","fingerprint":"bc97ff14869b13e3"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "prometheus push firing", path: "/webhooks/prometheus/" + promID + "/api/v2/alerts", body: fixture(t, "prometheus/push-firing.json"),
 			headers: map[string]string{"X-Webhook-Secret": promSecret},
-			code:    200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-21473860c0a3436e","title":"HighErrorRate","fingerprint":"21473860c0a3436e"},{"id":"inc-093e8de9fc27b735","title":"DiskAlmostFull","fingerprint":"093e8de9fc27b735"}],"incidents_resolved":0,"duplicates":0}`,
+			code:    200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-21473860c0a3436e","title":"HighErrorRate","fingerprint":"21473860c0a3436e"},{"id":"inc-093e8de9fc27b735","title":"DiskAlmostFull","fingerprint":"093e8de9fc27b735"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "prometheus push resolved", path: "/webhooks/prometheus/" + promID + "/api/v2/alerts", body: fixture(t, "prometheus/push-resolved.json"),
 			headers: map[string]string{"Authorization": "Bearer " + promSecret},
-			code:    200, want: `{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":1,"duplicates":0}`,
+			code:    200, want: `{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":1,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
 			name: "malformed JSON", path: "/webhooks/alertmanager", body: []byte(`{"alerts": [`),
@@ -122,7 +122,7 @@ func TestAnswerTable(t *testing.T) {
 		{
 			name: "one bad alert does not sink the group", path: "/webhooks/alertmanager",
 			body: []byte(`{"alerts":[{"status":"firing","labels":{"alertname":"Good","instance":"x"}},{"status":"firing","labels":{"alertname":7}},{"status":"burning","labels":{"alertname":"Odd"}}]}`),
-			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-c0b07630fcdb0318","title":"Good","fingerprint":"c0b07630fcdb0318"}],"incidents_resolved":0,"duplicates":0,"rejected":[{"index":1,"reason":"field 'labels' must map names to strings, got JSON number"},{"index":2,"reason":"field 'status' must be 'firing' or 'resolved', got \"burning\""}]}`,
+			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-c0b07630fcdb0318","title":"Good","fingerprint":"c0b07630fcdb0318"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0,"rejected":[{"index":1,"reason":"field 'labels' must map names to strings, got JSON number"},{"index":2,"reason":"field 'status' must be 'firing' or 'resolved', got \"burning\""}]}`,
 		},
 		{
 			name: "wrong secret", path: "/webhooks/prometheus/" + promID, body: fixture(t, "alertmanager/real-04-project-truncated.json"),

@@ -72,6 +72,7 @@ func (g *wireGroup[A]) notification(source string) *notification {
 
 // alert is one validated alert, independent of the payload format.
 type alert struct {
+	Index        int // position in the payload's alerts, for the answer's rejected list
 	Status       string
 	Labels       map[string]string
 	Annotations  map[string]string
@@ -216,6 +217,7 @@ func (n *notification) add(i int, w *wireAlert, source string, now time.Time) {
 		n.Rejected = append(n.Rejected, rejection{Index: i, Reason: reason})
 		return
 	}
+	a.Index = i
 	n.Alerts = append(n.Alerts, a)
 }
 

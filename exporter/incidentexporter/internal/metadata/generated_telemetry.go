@@ -26,13 +26,19 @@ type TelemetryBuilder struct {
 	meter                            metric.Meter
 	mu                               sync.Mutex
 	registrations                    []metric.Registration
+	IncidentAlertsGrouped            metric.Int64Counter
+	IncidentAlertsRejected           metric.Int64Counter
+	IncidentAlertsResolved           metric.Int64Counter
 	IncidentAnalysisDelivered        metric.Int64Counter
 	IncidentAnalysisFailed           metric.Int64Counter
 	IncidentAnalysisOldestPendingAge metric.Float64Gauge
 	IncidentAnalysisPending          metric.Int64Gauge
 	IncidentAnalysisRetried          metric.Int64Counter
+	IncidentHeartbeatAge             metric.Float64Gauge
+	IncidentHeartbeats               metric.Int64Counter
 	IncidentIncidentsCreated         metric.Int64Counter
 	IncidentIncidentsDuplicate       metric.Int64Counter
+	IncidentIncidentsReopened        metric.Int64Counter
 	IncidentIncidentsResolved        metric.Int64Counter
 	IncidentRecordsSkipped           metric.Int64Counter
 	IncidentResolvedIgnored          metric.Int64Counter
@@ -68,6 +74,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.IncidentAlertsGrouped, err = builder.meter.Int64Counter(
+		"otelcol_incident_alerts_grouped",
+		metric.WithDescription("New alerts that joined the open incident of their group (grouping). [Development]"),
+		metric.WithUnit("{alert}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentAlertsRejected, err = builder.meter.Int64Counter(
+		"otelcol_incident_alerts_rejected",
+		metric.WithDescription("Alert records the store refused because they cannot be stored faithfully (an invalid fingerprint). [Development]"),
+		metric.WithUnit("{alert}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentAlertsResolved, err = builder.meter.Int64Counter(
+		"otelcol_incident_alerts_resolved",
+		metric.WithDescription("Alerts resolved while their incident stays open because other alerts of its group still fire. [Development]"),
+		metric.WithUnit("{alert}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.IncidentAnalysisDelivered, err = builder.meter.Int64Counter(
 		"otelcol_incident_analysis_delivered",
 		metric.WithDescription("Analysis notifications delivered (answered 2xx). [Development]"),
@@ -98,6 +122,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.IncidentHeartbeatAge, err = builder.meter.Float64Gauge(
+		"otelcol_incident_heartbeat_age",
+		metric.WithDescription("Seconds since the last heartbeat of each watched scope (integration), read from the store by the sweep. [Development]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentHeartbeats, err = builder.meter.Int64Counter(
+		"otelcol_incident_heartbeats",
+		metric.WithDescription("Firing heartbeat alerts received (they refresh a heartbeat, not an incident). [Development]"),
+		metric.WithUnit("{alert}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.IncidentIncidentsCreated, err = builder.meter.Int64Counter(
 		"otelcol_incident_incidents_created",
 		metric.WithDescription("Incidents created. [Development]"),
@@ -110,9 +146,15 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{alert}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.IncidentIncidentsReopened, err = builder.meter.Int64Counter(
+		"otelcol_incident_incidents_reopened",
+		metric.WithDescription("Resolved incidents reopened by a new alert of their group within reopen_window (flapping). [Development]"),
+		metric.WithUnit("{incident}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.IncidentIncidentsResolved, err = builder.meter.Int64Counter(
 		"otelcol_incident_incidents_resolved",
-		metric.WithDescription("Incidents resolved, by reason (alert_resolved, auto_resolved). [Development]"),
+		metric.WithDescription("Incidents resolved, by reason (alert_resolved, auto_resolved, heartbeat). [Development]"),
 		metric.WithUnit("{incident}"),
 	)
 	errs = errors.Join(errs, err)
@@ -124,7 +166,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.IncidentResolvedIgnored, err = builder.meter.Int64Counter(
 		"otelcol_incident_resolved_ignored",
-		metric.WithDescription("Resolved notifications with no open incident to close. [Development]"),
+		metric.WithDescription("Resolved alerts with no firing alert to close (answered ignored). [Development]"),
 		metric.WithUnit("{alert}"),
 	)
 	errs = errors.Join(errs, err)

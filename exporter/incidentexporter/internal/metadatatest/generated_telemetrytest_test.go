@@ -19,17 +19,32 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.IncidentAlertsGrouped.Add(context.Background(), 1)
+	tb.IncidentAlertsRejected.Add(context.Background(), 1)
+	tb.IncidentAlertsResolved.Add(context.Background(), 1)
 	tb.IncidentAnalysisDelivered.Add(context.Background(), 1)
 	tb.IncidentAnalysisFailed.Add(context.Background(), 1)
 	tb.IncidentAnalysisOldestPendingAge.Record(context.Background(), 1)
 	tb.IncidentAnalysisPending.Record(context.Background(), 1)
 	tb.IncidentAnalysisRetried.Add(context.Background(), 1)
+	tb.IncidentHeartbeatAge.Record(context.Background(), 1)
+	tb.IncidentHeartbeats.Add(context.Background(), 1)
 	tb.IncidentIncidentsCreated.Add(context.Background(), 1)
 	tb.IncidentIncidentsDuplicate.Add(context.Background(), 1)
+	tb.IncidentIncidentsReopened.Add(context.Background(), 1)
 	tb.IncidentIncidentsResolved.Add(context.Background(), 1)
 	tb.IncidentRecordsSkipped.Add(context.Background(), 1)
 	tb.IncidentResolvedIgnored.Add(context.Background(), 1)
 	tb.IncidentStoreCommitDuration.Record(context.Background(), 1)
+	AssertEqualIncidentAlertsGrouped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentAlertsRejected(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentAlertsResolved(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentAnalysisDelivered(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -45,10 +60,19 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualIncidentAnalysisRetried(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentHeartbeatAge(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentHeartbeats(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentIncidentsCreated(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentIncidentsDuplicate(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentIncidentsReopened(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentIncidentsResolved(t, testTel,
