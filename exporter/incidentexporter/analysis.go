@@ -38,6 +38,18 @@ const (
 type notification struct {
 	Event    string           `json:"event"`
 	Incident notifiedIncident `json:"incident"`
+	// Alerts are the incident's member alerts, the first store.MaxNotifiedAlerts.
+	Alerts []notifiedAlert `json:"alerts"`
+}
+
+type notifiedAlert struct {
+	Fingerprint string          `json:"fingerprint"`
+	Status      string          `json:"status"`
+	Title       string          `json:"title"`
+	Severity    string          `json:"severity"`
+	StartsAt    string          `json:"starts_at"`
+	EndsAt      *string         `json:"ends_at"`
+	Labels      json.RawMessage `json:"labels"`
 }
 
 type notifiedIncident struct {
@@ -50,6 +62,9 @@ type notifiedIncident struct {
 	DetectedAt   string          `json:"detected_at"`
 	ResolvedAt   *string         `json:"resolved_at"`
 	Fingerprint  string          `json:"fingerprint"`
+	GroupKey     string          `json:"group_key"`
+	AlertCount   int64           `json:"alert_count"`
+	ReopenCount  int64           `json:"reopen_count"`
 	Project      string          `json:"project"`
 	Source       string          `json:"source"`
 	Labels       json.RawMessage `json:"labels"`
@@ -61,7 +76,7 @@ type notifiedIncident struct {
 // normal case once, whichever replica claims it.
 type dispatcher struct {
 	cfg       *AnalysisConfig
-	store     store.Store
+	store     *store.Store
 	client    *http.Client
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
@@ -154,7 +169,7 @@ func (d *dispatcher) deliver(ctx context.Context, e *store.OutboxEvent) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", e.Incident.ID+":"+e.Event)
+	req.Header.Set("Idempotency-Key", idempotencyKey(e))
 	req.Header.Set("X-Incident-Timestamp", ts)
 	req.Header.Set("X-Incident-Signature", "sha256="+Sign([]byte(d.cfg.Secret), ts, body))
 	resp, err := d.client.Do(req)
@@ -215,6 +230,17 @@ func (d *dispatcher) fail(ctx context.Context, e *store.OutboxEvent, reason stri
 		zap.String("event", e.Event), zap.Int("attempts", e.Attempts+1), zap.String("reason", reason))
 }
 
+// idempotencyKey is the same for every delivery of one event: the incident
+// id and the event, plus the event's key when an incident can have several
+// (a resolution after a reopen, each alert added).
+func idempotencyKey(e *store.OutboxEvent) string {
+	k := e.Incident.ID + ":" + e.Event
+	if e.Key != "" {
+		k += ":" + e.Key
+	}
+	return k
+}
+
 // Sign is the X-Incident-Signature value without its "sha256=" prefix: the
 // lowercase hex HMAC-SHA256 of "<timestamp>.<body>".
 func Sign(secret []byte, timestamp string, body []byte) string {
@@ -230,14 +256,26 @@ func notificationOf(e *store.OutboxEvent) notification {
 	n := notification{Event: e.Event, Incident: notifiedIncident{
 		ID: in.ID, Title: in.Title, Description: in.Description, ServiceName: in.ServiceName,
 		Severity: in.Severity, Status: in.Status, DetectedAt: in.DetectedAt.Format(incident.TimeLayout),
-		Fingerprint: in.Fingerprint, Project: in.Project, Source: in.Source, GeneratorURL: in.GeneratorURL,
+		Fingerprint: in.Fingerprint, GroupKey: in.GroupKey, AlertCount: in.AlertCount, ReopenCount: in.ReopenCount,
+		Project: in.Project, Source: in.Source, GeneratorURL: in.GeneratorURL,
 		Labels: rawJSON(in.Labels), Annotations: rawJSON(in.Annotations),
-	}}
-	if in.ResolvedAt != nil {
-		s := in.ResolvedAt.Format(incident.TimeLayout)
-		n.Incident.ResolvedAt = &s
+	}, Alerts: make([]notifiedAlert, len(in.Alerts))}
+	n.Incident.ResolvedAt = formatOptional(in.ResolvedAt)
+	for i, a := range in.Alerts {
+		n.Alerts[i] = notifiedAlert{
+			Fingerprint: a.Fingerprint, Status: a.Status, Title: a.Title, Severity: a.Severity,
+			StartsAt: a.StartsAt.Format(incident.TimeLayout), EndsAt: formatOptional(a.EndsAt), Labels: rawJSON(a.Labels),
+		}
 	}
 	return n
+}
+
+func formatOptional(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.Format(incident.TimeLayout)
+	return &s
 }
 
 func rawJSON(s string) json.RawMessage {
@@ -245,12 +283,4 @@ func rawJSON(s string) json.RawMessage {
 		return json.RawMessage("{}")
 	}
 	return json.RawMessage(s)
-}
-
-// analysisEvents are the events to queue: none without an endpoint.
-func (e *incidentExporter) analysisEvents() []string {
-	if e.cfg.Analysis.Endpoint == "" {
-		return nil
-	}
-	return e.cfg.Analysis.Events
 }

@@ -175,8 +175,9 @@ func TestAnalysisOutboxPruned(t *testing.T) {
 
 	s, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: string(sc.DSN)})
 	require.NoError(t, err)
-	defer s.Close()
-	_, err = s.DB().Exec(`INSERT INTO analysis_outbox (incident_id, event, status, created_at, next_attempt_at, last_error)
+	defer s.Close(context.Background())
+	db := openDB(t, sc)
+	_, err = db.Exec(`INSERT INTO analysis_outbox (incident_id, event, status, created_at, next_attempt_at, last_error)
 		SELECT id, 'resolved', 'failed', created_at, created_at, 'HTTP 422' FROM incidents`)
 	require.NoError(t, err)
 	tb, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
@@ -185,7 +186,7 @@ func TestAnalysisOutboxPruned(t *testing.T) {
 	d := &dispatcher{store: s, telemetry: tb, logger: zap.NewNop(), now: func() time.Time { return later }}
 	d.dispatchDue(context.Background())
 	var delivered, failed int
-	require.NoError(t, s.DB().QueryRow(`SELECT COUNT(*) FILTER (WHERE status = 'delivered'), COUNT(*) FILTER (WHERE status = 'failed')
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FILTER (WHERE status = 'delivered'), COUNT(*) FILTER (WHERE status = 'failed')
 		FROM analysis_outbox`).Scan(&delivered, &failed))
 	assert.Zero(t, delivered, "the delivered event is past the retention")
 	assert.Equal(t, 1, failed, "failed events stay")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -33,6 +35,18 @@ type Config struct {
 	// for this long; 0 turns it off.
 	AutoResolveAfter time.Duration `mapstructure:"auto_resolve_after"`
 
+	// Grouping chooses which alerts share an incident (DESIGN §9).
+	Grouping GroupingConfig `mapstructure:"grouping"`
+
+	// ReopenWindow: a new alert of a group whose latest incident resolved
+	// less than this before the alert started reopens that incident instead
+	// of opening a new one (flap damping). 0 turns it off.
+	ReopenWindow time.Duration `mapstructure:"reopen_window"`
+
+	// Heartbeat turns an always-firing alert into a dead man's switch per
+	// integration (DESIGN §10).
+	Heartbeat HeartbeatConfig `mapstructure:"heartbeat"`
+
 	// Analysis notifies the incident-analysis service of incident changes.
 	Analysis AnalysisConfig `mapstructure:"analysis"`
 
@@ -49,6 +63,29 @@ type StoreConfig struct {
 	DSN configopaque.String `mapstructure:"dsn"`
 }
 
+// GroupingConfig chooses the incident of an alert.
+type GroupingConfig struct {
+	// By: alert (one incident per alert, the default), group_key (one per
+	// Alertmanager or Grafana notification group) or labels.
+	By string `mapstructure:"by"`
+	// Labels: with by: labels, alerts of one scope with equal values of these
+	// labels share an incident.
+	Labels []string `mapstructure:"labels"`
+	// ResolveOn: all (the incident resolves when none of its alerts still
+	// fires) or first (the first resolved alert resolves it).
+	ResolveOn string `mapstructure:"resolve_on"`
+}
+
+// HeartbeatConfig is the dead man's switch.
+type HeartbeatConfig struct {
+	// Alertname: firing alerts with this alertname are heartbeats, not
+	// incidents. Empty turns heartbeats off.
+	Alertname string `mapstructure:"alertname"`
+	// Timeout: a scope that sent a heartbeat and then none for this long
+	// gets one critical incident.
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
 // AnalysisConfig configures the analysis trigger: an outbox written with each
 // incident change and a dispatcher that POSTs it.
 type AnalysisConfig struct {
@@ -56,7 +93,8 @@ type AnalysisConfig struct {
 	Endpoint string `mapstructure:"endpoint"`
 	// Secret signs every notification (X-Incident-Signature).
 	Secret configopaque.String `mapstructure:"secret"`
-	// Events to notify: created, resolved.
+	// Events to notify: created, resolved (per incident), and opt-in
+	// reopened, alert_added.
 	Events []string `mapstructure:"events"`
 	// Client is the HTTP client: timeout, TLS, headers, proxy. A named field,
 	// because ClientConfig's own Unmarshal would swallow the fields beside it.
@@ -77,6 +115,9 @@ type AnalysisRetryConfig struct {
 const (
 	defaultDSN     = "./data/incidents.db"
 	defaultTimeout = 5 * time.Second
+	// Alertmanager repeats a firing Watchdog every repeat_interval; the
+	// kube-prometheus examples route it with a 1–5 minute interval.
+	defaultHeartbeatTimeout = 5 * time.Minute
 )
 
 func createDefaultConfig() *Config {
@@ -89,6 +130,8 @@ func createDefaultConfig() *Config {
 		RetryConfig:   retry,
 		QueueConfig:   configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
 		Store:         StoreConfig{Driver: store.DriverSQLite, DSN: defaultDSN},
+		Grouping:      GroupingConfig{By: store.GroupByAlert, ResolveOn: store.ResolveOnAll},
+		Heartbeat:     HeartbeatConfig{Timeout: defaultHeartbeatTimeout},
 		Analysis:      defaultAnalysisConfig(),
 	}
 }
@@ -121,11 +164,48 @@ func (cfg *Config) Validate() error {
 	if cfg.AutoResolveAfter < 0 {
 		errs = append(errs, fmt.Errorf("auto_resolve_after must not be negative, got %v", cfg.AutoResolveAfter))
 	}
+	if err := cfg.Grouping.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("grouping: %w", err))
+	}
+	if cfg.ReopenWindow < 0 {
+		errs = append(errs, fmt.Errorf("reopen_window must not be negative, got %v", cfg.ReopenWindow))
+	}
+	if cfg.Heartbeat.Alertname != "" && cfg.Heartbeat.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("heartbeat.timeout must be positive when heartbeat.alertname is set, got %v", cfg.Heartbeat.Timeout))
+	}
 	if err := cfg.Analysis.validate(); err != nil {
 		errs = append(errs, fmt.Errorf("analysis: %w", err))
 	}
 	return errors.Join(errs...)
 }
+
+func (g *GroupingConfig) validate() error {
+	var errs []error
+	switch g.By {
+	case store.GroupByAlert, store.GroupByGroupKey:
+		if len(g.Labels) > 0 {
+			errs = append(errs, fmt.Errorf("labels %v are only used with by: %s, not by: %s", g.Labels, store.GroupByLabels, g.By))
+		}
+	case store.GroupByLabels:
+		if len(g.Labels) == 0 {
+			errs = append(errs, fmt.Errorf("by: %s needs labels, e.g. labels: [service]", store.GroupByLabels))
+		}
+		for _, l := range g.Labels {
+			if strings.TrimSpace(l) == "" {
+				errs = append(errs, errors.New("labels must not contain an empty name"))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("by %q is unknown: use %q, %q or %q", g.By, store.GroupByAlert, store.GroupByGroupKey, store.GroupByLabels))
+	}
+	if g.ResolveOn != store.ResolveOnAll && g.ResolveOn != store.ResolveOnFirst {
+		errs = append(errs, fmt.Errorf("resolve_on %q is unknown: use %q or %q", g.ResolveOn, store.ResolveOnAll, store.ResolveOnFirst))
+	}
+	return errors.Join(errs...)
+}
+
+// analysisEvents are the events the analysis trigger may notify.
+var analysisEvents = []string{store.EventCreated, store.EventResolved, store.EventReopened, store.EventAlertAdded}
 
 func (a *AnalysisConfig) validate() error {
 	if a.Endpoint == "" {
@@ -139,11 +219,11 @@ func (a *AnalysisConfig) validate() error {
 		errs = append(errs, errors.New("secret is required to sign notifications"))
 	}
 	if len(a.Events) == 0 {
-		errs = append(errs, errors.New("events must name created, resolved or both"))
+		errs = append(errs, fmt.Errorf("events must name at least one of %v", analysisEvents))
 	}
 	for _, e := range a.Events {
-		if e != store.EventCreated && e != store.EventResolved {
-			errs = append(errs, fmt.Errorf("event %q is unknown: use %q or %q", e, store.EventCreated, store.EventResolved))
+		if !slices.Contains(analysisEvents, e) {
+			errs = append(errs, fmt.Errorf("event %q is unknown: use %v", e, analysisEvents))
 		}
 	}
 	if a.Client.Timeout <= 0 {

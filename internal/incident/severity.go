@@ -43,3 +43,26 @@ func SeverityNumber(severity string) plog.SeverityNumber {
 		return plog.SeverityNumberWarn
 	}
 }
+
+// HigherSeverity returns the more severe of a and b: critical > high > medium
+// > low. A value outside the four (a processor may set anything) ranks as
+// medium and is kept only when it is the higher one's equal and came first.
+func HigherSeverity(a, b string) string {
+	if severityRank(b) > severityRank(a) {
+		return b
+	}
+	return a
+}
+
+func severityRank(s string) int {
+	switch s {
+	case SeverityCritical:
+		return 4
+	case SeverityHigh:
+		return 3
+	case SeverityLow:
+		return 1
+	default:
+		return 2
+	}
+}

@@ -29,3 +29,20 @@ func TestSeverityNumber(t *testing.T) {
 	assert.Equal(t, plog.SeverityNumberInfo, SeverityNumber(SeverityLow))
 	assert.Equal(t, plog.SeverityNumberWarn, SeverityNumber("whatever"))
 }
+
+func TestHigherSeverity(t *testing.T) {
+	tests := []struct{ a, b, want string }{
+		{SeverityHigh, SeverityCritical, SeverityCritical},
+		{SeverityCritical, SeverityHigh, SeverityCritical},
+		{SeverityLow, SeverityMedium, SeverityMedium},
+		{SeverityMedium, SeverityLow, SeverityMedium},
+		{"whatever", SeverityLow, "whatever"},
+		{"whatever", SeverityHigh, SeverityHigh},
+		{SeverityMedium, "whatever", SeverityMedium},
+	}
+	for _, tt := range tests {
+		t.Run(tt.a+"+"+tt.b, func(t *testing.T) {
+			assert.Equal(t, tt.want, HigherSeverity(tt.a, tt.b))
+		})
+	}
+}

@@ -12,7 +12,7 @@ import (
 
 // benchmarkApply measures the store write path: each iteration applies one
 // request of size alerts; parallel callers share group commits.
-func benchmarkApply(b *testing.B, s Store, size int, unique bool) {
+func benchmarkApply(b *testing.B, s *Store, size int, unique bool) {
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(8)
@@ -59,7 +59,7 @@ func benchmarkStore(b *testing.B, open func(*testing.B) Options) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer s.Close()
+			defer s.Close(context.Background())
 			benchmarkApply(b, s, tc.size, tc.unique)
 		})
 	}

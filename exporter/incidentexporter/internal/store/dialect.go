@@ -10,13 +10,21 @@ import (
 //go:embed migrations
 var migrationFiles embed.FS
 
-// dialect is what differs between the engines; the dedup SQL itself is shared.
+// dialect is what differs between the engines; the rules and their SQL are
+// shared.
 type dialect interface {
 	name() string
 	// ts converts a time to the driver value the schema stores.
 	ts(time.Time) any
 	// writers is how many transactions may run at once: SQLite has one writer.
 	writers() int
+	// maxChunk bounds the alerts of one transaction.
+	maxChunk() int
+	// lockGroups are the statements that make this transaction the only
+	// writer of the groups with these keys (sorted, so that two transactions
+	// never wait for each other in a circle); none where the engine has a
+	// single writer.
+	lockGroups(keys []int64) []query
 	// lock serialises migrations across processes on conn; unlock undoes it.
 	lock(ctx context.Context, conn *sql.Conn) error
 	unlock(ctx context.Context, conn *sql.Conn) error
@@ -34,6 +42,14 @@ type sqliteDialect struct{}
 func (sqliteDialect) name() string       { return "sqlite" }
 func (sqliteDialect) ts(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) }
 func (sqliteDialect) writers() int       { return 1 }
+
+// A chunk of 500 alerts takes about 50 ms of the one writer: a large request
+// lets the others in between its chunks.
+func (sqliteDialect) maxChunk() int { return 500 }
+
+// BEGIN IMMEDIATE (the DSN's _txlock) already makes a transaction the only
+// writer of the whole file, across processes.
+func (sqliteDialect) lockGroups([]int64) []query { return nil }
 
 // SQLite has one writer and the committer is it; BEGIN IMMEDIATE in the
 // migration transaction keeps a second process out.
@@ -65,6 +81,22 @@ const migrationLockKey = 0x1c1de417
 func (postgresDialect) name() string       { return "postgres" }
 func (postgresDialect) ts(t time.Time) any { return t.UTC() }
 func (postgresDialect) writers() int       { return 4 }
+
+// Each group of a transaction holds one advisory lock until it ends;
+// PostgreSQL's shared lock table has 64 × max_connections slots by default,
+// so four writers with 250 groups each stay far from it.
+func (postgresDialect) maxChunk() int { return 250 }
+
+// Transaction-level advisory locks end with the transaction, also when the
+// connection dies. They are taken one statement each, in key order, inside
+// one batch: one round trip.
+func (postgresDialect) lockGroups(keys []int64) []query {
+	qs := make([]query, len(keys))
+	for i, k := range keys {
+		qs[i] = query{sql: "SELECT pg_advisory_xact_lock($1)", args: []any{k}}
+	}
+	return qs
+}
 
 func (postgresDialect) lock(ctx context.Context, conn *sql.Conn) error {
 	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey)

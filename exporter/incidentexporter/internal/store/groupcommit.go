@@ -1,18 +1,17 @@
 package store // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
 )
 
 const (
-	// A group holds at most this many alerts; past it the rest wait for the next.
-	maxGroupAlerts = 2000
-	// commitTimeout bounds one transaction, whatever its callers' deadlines:
-	// a group must not be cancelled because one of its callers gave up.
+	// commitTimeout bounds one transaction whatever its callers' deadlines;
+	// it also ends when every caller has given up.
 	commitTimeout = 15 * time.Second
 	queueSize     = 4096
 )
@@ -23,9 +22,12 @@ type applyFunc func(ctx context.Context, alerts []Alert) ([]Result, error)
 // committer groups concurrent Apply calls into shared transactions: while one
 // commit is on disk, the requests that arrive meanwhile queue up and go into
 // the next one, so one durable commit serves many senders. Each caller gets
-// back its own results after the commit that holds them.
+// back its own results after the commit that holds them. A request larger
+// than a chunk goes in chunk by chunk, each queued after the previous one
+// committed, so that other senders' alerts get in between.
 type committer struct {
 	apply   applyFunc
+	chunk   int // most alerts in one transaction
 	queue   chan *pending
 	quit    chan struct{}
 	stopped chan struct{}
@@ -44,9 +46,10 @@ type outcome struct {
 	err     error
 }
 
-func newCommitter(apply applyFunc, writers int) *committer {
+func newCommitter(apply applyFunc, writers, chunk int) *committer {
 	c := &committer{
 		apply:   apply,
+		chunk:   chunk,
 		queue:   make(chan *pending, queueSize),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -63,7 +66,23 @@ func newCommitter(apply applyFunc, writers int) *committer {
 	return c
 }
 
+// submit applies alerts, chunk after chunk, and returns their results.
 func (c *committer) submit(ctx context.Context, alerts []Alert) ([]Result, error) {
+	if len(alerts) <= c.chunk {
+		return c.submitChunk(ctx, alerts)
+	}
+	results := make([]Result, 0, len(alerts))
+	for start := 0; start < len(alerts); start += c.chunk {
+		res, err := c.submitChunk(ctx, alerts[start:min(start+c.chunk, len(alerts))])
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, res...)
+	}
+	return results, nil
+}
+
+func (c *committer) submitChunk(ctx context.Context, alerts []Alert) ([]Result, error) {
 	p := &pending{ctx: ctx, alerts: alerts, done: make(chan outcome, 1)}
 	select {
 	case <-c.quit:
@@ -88,10 +107,16 @@ func (c *committer) submit(ctx context.Context, alerts []Alert) ([]Result, error
 	}
 }
 
-// close lets the groups in flight finish and refuses the rest.
-func (c *committer) close() {
+// close refuses new requests and waits, within ctx, for the transactions in
+// flight; requests still queued get ErrClosed.
+func (c *committer) close(ctx context.Context) error {
 	c.once.Do(func() { close(c.quit) })
-	<-c.stopped
+	select {
+	case <-c.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *committer) drain() {
@@ -117,7 +142,7 @@ func (c *committer) work() {
 		}
 		n := len(group[0].alerts)
 	gather:
-		for n < maxGroupAlerts {
+		for n < c.chunk {
 			select {
 			case p := <-c.queue:
 				group = append(group, p)
@@ -131,9 +156,12 @@ func (c *committer) work() {
 	}
 }
 
-// commitGroup commits the live requests of group together. When that fails
-// and there were several, each is tried alone, so that one request that can
-// never be stored does not fail the others.
+// commitGroup commits the requests of group whose callers still wait, in one
+// transaction. When that fails for good (a value that can never be stored)
+// and there were several, each is tried alone, so that one bad request does
+// not fail the others; any other failure (an outage, a timeout) is answered
+// to all at once: the senders retry, and trying each alone would only hold
+// the writer longer.
 func (c *committer) commitGroup(group []*pending) {
 	live := group[:0]
 	for _, p := range group {
@@ -153,11 +181,17 @@ func (c *committer) commitGroup(group []*pending) {
 		}
 		return
 	}
-	if len(live) == 1 {
-		live[0].done <- outcome{err: err}
+	if len(live) == 1 || !consumererror.IsPermanent(err) {
+		for _, p := range live {
+			p.done <- outcome{err: err}
+		}
 		return
 	}
 	for _, p := range live {
+		if p.ctx.Err() != nil {
+			p.done <- outcome{err: p.ctx.Err()}
+			continue
+		}
 		res, err := c.commit([]*pending{p})
 		if err != nil {
 			p.done <- outcome{err: err}
@@ -167,39 +201,37 @@ func (c *committer) commitGroup(group []*pending) {
 	}
 }
 
-type slot struct{ req, alert int }
-
-// commit applies the alerts of reqs in one transaction. Alerts are taken in
-// key order (stable, so one key keeps its arrival order) so that concurrent
-// transactions on PostgreSQL lock rows in the same order and cannot deadlock.
+// commit applies the alerts of reqs in one transaction, in arrival order.
+// Its context ends at commitTimeout, or as soon as every caller has gone: a
+// stalled database must not hold a writer for requests nobody waits for.
 func (c *committer) commit(reqs []*pending) ([][]Result, error) {
-	var slots []slot
-	for r, p := range reqs {
-		for a := range p.alerts {
-			slots = append(slots, slot{r, a})
+	var flat []Alert
+	if len(reqs) == 1 {
+		flat = reqs[0].alerts
+	} else {
+		for _, p := range reqs {
+			flat = append(flat, p.alerts...)
 		}
 	}
-	slices.SortStableFunc(slots, func(x, y slot) int {
-		ax, ay := &reqs[x.req].alerts[x.alert], &reqs[y.req].alerts[y.alert]
-		return cmp.Or(cmp.Compare(ax.Scope, ay.Scope), cmp.Compare(ax.Fingerprint, ay.Fingerprint))
-	})
-	ordered := make([]Alert, len(slots))
-	for i, s := range slots {
-		ordered[i] = reqs[s.req].alerts[s.alert]
-	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	flat, err := c.apply(ctx, ordered)
+	var waiting atomic.Int64
+	waiting.Store(int64(len(reqs)))
+	for _, p := range reqs {
+		stop := context.AfterFunc(p.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
+	all, err := c.apply(ctx, flat)
 	if err != nil {
-		return nil, classify(err)
+		return nil, err
 	}
 	out := make([][]Result, len(reqs))
-	for r, p := range reqs {
-		out[r] = make([]Result, len(p.alerts))
-	}
-	for i, s := range slots {
-		out[s.req][s.alert] = flat[i]
+	for i, p := range reqs {
+		out[i], all = all[:len(p.alerts)], all[len(p.alerts):]
 	}
 	return out, nil
 }

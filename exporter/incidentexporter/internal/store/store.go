@@ -1,6 +1,11 @@
-// Package store keeps incidents in SQLite or PostgreSQL. The deduplication
-// rules live in SQL, enforced by a partial unique index, so that concurrent
-// writers (goroutines, replicas, an Alertmanager HA pair) cannot race.
+// Package store keeps incidents in SQLite or PostgreSQL. Every dedup,
+// grouping, reopen and heartbeat rule lives in rules.go and runs the same on
+// both engines; the engines differ only in SQL dialect (dialect.go). Each
+// transaction first locks the groups it touches (PostgreSQL advisory locks;
+// SQLite has one writer), so the rules read and write a group alone, and
+// unique indexes stand behind them: concurrent writers (goroutines, replicas,
+// an Alertmanager HA pair) cannot make two open incidents of one group or two
+// firing instances of one alert.
 package store // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 
 import (
@@ -21,10 +26,15 @@ const (
 
 // Alert is one alert record as the exporter read it from a log record.
 type Alert struct {
-	Scope        string // dedup scope: the integration id
-	Fingerprint  string
-	Status       string // incident.StatusFiring or incident.StatusResolved
-	StartsAt     time.Time
+	Scope       string // dedup scope: the integration id
+	Fingerprint string
+	// GroupKey names the alert's group: its incident is the group's open one
+	// (Grouping.KeyOf). Empty means the fingerprint (one incident per alert).
+	GroupKey string
+	// AlertName is labels.alertname, which tells heartbeats apart.
+	AlertName    string
+	Status       string    // incident.StatusFiring or incident.StatusResolved
+	StartsAt     time.Time // the instance's identity, with Scope and Fingerprint
 	EndsAt       time.Time // zero unless resolved
 	Project      string
 	Source       string
@@ -44,57 +54,47 @@ type Result struct {
 	Title      string
 }
 
-// Store applies alerts to the incidents table and keeps the analysis outbox.
-type Store interface {
-	// Apply runs the dedup rules for alerts, in order, and returns one result
-	// per alert once they are durably committed.
-	Apply(ctx context.Context, alerts []Alert) ([]Result, error)
-	// ResolveStale resolves open incidents last seen before cutoff.
-	ResolveStale(ctx context.Context, cutoff, now time.Time) (int64, error)
-	// DB is the underlying database, for inspection in tests and tools.
-	DB() *sql.DB
-	Close() error
-
-	// Outboxed is signalled after a commit that queued analysis events.
-	Outboxed() <-chan struct{}
-	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error)
-	MarkDelivered(ctx context.Context, id int64, now time.Time) error
-	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
-	MarkFailed(ctx context.Context, id int64, reason string) error
-	OutboxBacklog(ctx context.Context) (pending int64, oldest time.Time, err error)
-	PruneOutbox(ctx context.Context, cutoff time.Time) (int64, error)
-}
-
 // Options open a store.
 type Options struct {
 	Driver string
 	DSN    string
 	Clock  func() time.Time
-	// AnalysisEvents are the events (created, resolved) queued for the
-	// analysis service with each incident change; none: no outbox rows.
+	// AnalysisEvents are the events queued for the analysis service with
+	// each incident change (created, resolved, reopened, alert_added); none:
+	// no outbox rows.
 	AnalysisEvents []string
+	Rules          Rules
+}
+
+// Store applies alerts to incidents and keeps the analysis outbox.
+type Store struct {
+	db        *sql.DB
+	d         dialect
+	now       func() time.Time
+	rules     Rules
+	events    map[string]bool // analysis events to queue
+	committer *committer
+	exec      *executor
+	outboxed  chan struct{}
 }
 
 // Open connects to the store, applies the migrations and starts the group
 // committer. The DSN never appears in an error: it may hold a password.
-func Open(ctx context.Context, o Options) (Store, error) {
-	driver, dsn := o.Driver, o.DSN
+func Open(ctx context.Context, o Options) (*Store, error) {
 	var (
-		d       dialect
-		db      *sql.DB
-		err     error
-		pgxPath bool // PostgreSQL: groups go through pgx batches, nothing to prepare
+		d   dialect
+		db  *sql.DB
+		err error
 	)
-	switch driver {
+	switch o.Driver {
 	case DriverSQLite, "":
 		d = sqliteDialect{}
-		db, err = openSQLite(dsn)
+		db, err = openSQLite(o.DSN)
 	case DriverPostgres:
 		d = postgresDialect{}
-		db, err = openPostgres(dsn)
-		pgxPath = true
+		db, err = openPostgres(o.DSN)
 	default:
-		return nil, fmt.Errorf("unknown store driver %q", driver)
+		return nil, fmt.Errorf("unknown store driver %q", o.Driver)
 	}
 	if err != nil {
 		return nil, err
@@ -107,20 +107,66 @@ func Open(ctx context.Context, o Options) (Store, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &sqlStore{db: db, d: d, now: clock, events: map[string]bool{}, outboxed: make(chan struct{}, 1)}
+	s := &Store{db: db, d: d, now: clock, rules: o.Rules, events: map[string]bool{}, outboxed: make(chan struct{}, 1)}
 	for _, e := range o.AnalysisEvents {
 		s.events[e] = true
 	}
-	apply := s.applySQL
-	if pgxPath {
-		apply = s.applyPgx
-	} else if err := s.prepare(ctx); err != nil {
+	if s.exec, err = newExecutor(ctx, db, d); err != nil {
 		_ = db.Close()
 		return nil, classify(err)
 	}
-	s.committer = newCommitter(apply, d.writers())
+	s.committer = newCommitter(s.applyChunk, d.writers(), d.maxChunk())
 	return s, nil
 }
 
 // ErrClosed is returned by Apply after Close.
 var ErrClosed = errors.New("store is closed")
+
+// Apply runs the rules for alerts, in order, and returns one result per
+// alert once they are durably committed. A request larger than one chunk is
+// committed chunk after chunk, so that it never holds the writer for long;
+// on an error the chunks already committed stay, and the sender's retry
+// finds them as duplicates.
+func (s *Store) Apply(ctx context.Context, alerts []Alert) ([]Result, error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	return s.committer.submit(ctx, alerts)
+}
+
+// applyChunk applies one transaction's alerts.
+func (s *Store) applyChunk(ctx context.Context, alerts []Alert) ([]Result, error) {
+	ops := make([]op, len(alerts))
+	for i := range alerts {
+		ops[i] = s.rules.alertOp(&alerts[i])
+	}
+	return s.transact(ctx, ops)
+}
+
+// Ping checks that the database answers, for the exporter's health status.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return classify(fmt.Errorf("pinging the %s store: %w", s.d.name(), err))
+	}
+	return nil
+}
+
+// Close lets the transactions in flight finish within ctx, refuses the
+// rest, and closes the database.
+func (s *Store) Close(ctx context.Context) error {
+	err := s.committer.close(ctx)
+	s.exec.close()
+	return errors.Join(err, s.db.Close())
+}
+
+// wakeDispatcher tells the analysis dispatcher that events may be waiting;
+// one pending signal is enough.
+func (s *Store) wakeDispatcher() {
+	select {
+	case s.outboxed <- struct{}{}:
+	default:
+	}
+}
+
+// Outboxed is signalled after a commit that may have queued analysis events.
+func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }

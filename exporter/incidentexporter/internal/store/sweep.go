@@ -1,0 +1,104 @@
+package store // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+)
+
+// sweepBatch is how many candidates a sweep reads, and checks in one
+// transaction, at a time.
+const sweepBatch = 200
+
+// ResolveStale resolves the open incidents no notification touched since
+// cutoff (auto_resolve_after), with their resolved events, and returns how
+// many it resolved. Candidates are read without locks and checked again under
+// their group's lock, like any alert.
+func (s *Store) ResolveStale(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		var ops []op
+		err := eachRow(s.db.QueryContext(ctx, selectStale, s.d.ts(cutoff), sweepBatch))(func(scan func(...any) error) error {
+			var o op
+			if err := scan(&o.staleID, &o.group.scope, &o.group.key); err != nil {
+				return err
+			}
+			o.cutoff = cutoff
+			ops = append(ops, o)
+			return nil
+		})
+		if err != nil {
+			return total, classify(fmt.Errorf("finding stale incidents: %w", err))
+		}
+		n, err := s.sweep(ctx, ops)
+		total += n
+		if err != nil || len(ops) < sweepBatch || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// Heartbeat is the last heartbeat of one watched scope.
+type Heartbeat struct {
+	Scope    string
+	LastSeen time.Time
+}
+
+// CheckHeartbeats opens one critical incident for each scope whose last
+// heartbeat is older than the timeout (rules.heartbeatMissing), once across
+// replicas, and returns how many it opened and the heartbeats it watches.
+func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error) {
+	name := s.rules.HeartbeatAlertname
+	if name == "" {
+		return 0, nil, nil
+	}
+	now := s.now()
+	var beats []Heartbeat
+	err := eachRow(s.db.QueryContext(ctx, selectHeartbeatAges, name))(func(scan func(...any) error) error {
+		var h Heartbeat
+		var last any
+		if err := scan(&h.Scope, &last); err != nil {
+			return err
+		}
+		h.LastSeen = s.d.parseTS(last)
+		beats = append(beats, h)
+		return nil
+	})
+	if err != nil {
+		return 0, nil, classify(fmt.Errorf("reading heartbeats: %w", err))
+	}
+	var ops []op
+	err = eachRow(s.db.QueryContext(ctx, selectSilent, name, s.d.ts(now.Add(-s.rules.HeartbeatTimeout)), sweepBatch))(
+		func(scan func(...any) error) error {
+			o := op{silent: true, group: groupRef{key: heartbeatGroupKey}}
+			if err := scan(&o.group.scope); err != nil {
+				return err
+			}
+			ops = append(ops, o)
+			return nil
+		})
+	if err != nil {
+		return 0, beats, classify(fmt.Errorf("finding silent heartbeats: %w", err))
+	}
+	opened, err := s.sweep(ctx, ops)
+	return opened, beats, err
+}
+
+// sweep runs ops in transactions of sweepBatch and counts what they changed.
+func (s *Store) sweep(ctx context.Context, ops []op) (int64, error) {
+	var n int64
+	for start := 0; start < len(ops); start += sweepBatch {
+		results, err := s.transact(ctx, ops[start:min(start+sweepBatch, len(ops))])
+		if err != nil {
+			return n, err
+		}
+		for _, r := range results {
+			if r.Verdict == incident.VerdictResolved || r.Verdict == incident.VerdictCreated {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
