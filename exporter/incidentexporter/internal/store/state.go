@@ -19,24 +19,24 @@ type instanceRef struct {
 
 type incidentRow struct {
 	id, scope, groupKey, fingerprint, title, severity, status string
-	detectedAt, resolvedAt, lastSeenAt                       time.Time // resolvedAt zero: NULL
-	occurrences, alertCount, firingAlerts, reopenCount       int64
+	detectedAt, resolvedAt, lastSeenAt                        time.Time // resolvedAt zero: NULL
+	occurrences, alertCount, firingAlerts, reopenCount        int64
 
 	// Only for a row this transaction creates.
 	project, source, description, serviceName, labels, annotations, generatorURL, previousID string
 
-	reason      string // resolution_reason; "" is NULL
+	reason       string // resolution_reason; "" is NULL
 	isNew, dirty bool
 }
 
 type memberRow struct {
-	incidentID                                   string
-	ref                                          instanceRef
-	status, title                                string
-	endsAt, lastSeenAt                           time.Time
-	occurrences                                  int64
-	severity, labels, annotations                string // only for a row this transaction creates
-	isNew, dirty                                 bool
+	incidentID                    string
+	ref                           instanceRef
+	status, title                 string
+	endsAt, lastSeenAt            time.Time
+	occurrences                   int64
+	severity, labels, annotations string // only for a row this transaction creates
+	isNew, dirty                  bool
 }
 
 // event is one analysis outbox row to queue.
