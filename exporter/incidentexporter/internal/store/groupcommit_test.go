@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+	"github.com/sre-copilot/incident-collector/internal/testutil"
+)
+
+// groupOf submits n one-alert requests at once to a committer whose first
+// transaction waits until all of them are queued, so that they share it.
+func groupOf(t *testing.T, n int, fail func(alerts []Alert) error) (calls *atomic.Int64, errs []error) {
+	t.Helper()
+	calls = &atomic.Int64{}
+	queued := make(chan struct{})
+	var c *committer
+	c = newCommitter(func(_ context.Context, alerts []Alert) ([]Result, error) {
+		if calls.Add(1) == 1 {
+			<-queued // hold the writer until every request waits behind it
+		}
+		if err := fail(alerts); err != nil {
+			return nil, err
+		}
+		return make([]Result, len(alerts)), nil
+	}, 1, 500)
+	t.Cleanup(func() { _ = c.close(context.Background()) })
+
+	// The first request takes the writer alone; the rest queue up as one group.
+	errs = make([]error, n+1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _, errs[0] = c.submit(context.Background(), []Alert{firing("first", t0)}) }()
+	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	for i := 1; i <= n; i++ {
+		wg.Add(1)
+		fp := "fp-" + string(rune('a'+i))
+		go func() { defer wg.Done(); _, errs[i] = c.submit(context.Background(), []Alert{firing(fp, t0)}) }()
+	}
+	require.Eventually(t, func() bool { return len(c.queue) == n }, 5*time.Second, time.Millisecond)
+	close(queued)
+	wg.Wait()
+	return calls, errs
+}
+
+// A transient failure (an outage) fails the whole group at once: the
+// senders retry, and trying each request alone would hold the writer n
+// times longer.
+func TestTransientGroupFailureIsNotRetriedPerRequest(t *testing.T) {
+	outage := errors.New("connection refused")
+	calls, errs := groupOf(t, 5, func(alerts []Alert) error {
+		if len(alerts) > 1 {
+			return outage
+		}
+		return nil
+	})
+	assert.Equal(t, int64(2), calls.Load(), "the first request, then the group once")
+	assert.NoError(t, errs[0])
+	for _, err := range errs[1:] {
+		assert.ErrorIs(t, err, outage)
+	}
+}
+
+// A permanent failure (a value that can never be stored) is isolated: each
+// request of the group is tried alone and only the bad one fails.
+func TestPermanentGroupFailureIsolatesTheBadRequest(t *testing.T) {
+	calls, errs := groupOf(t, 5, func(alerts []Alert) error {
+		for _, a := range alerts {
+			if a.Fingerprint == "fp-c" {
+				return consumererror.NewPermanent(errors.New("bad value"))
+			}
+		}
+		return nil
+	})
+	assert.Equal(t, int64(1+1+5), calls.Load(), "the first, the group, then each of the five alone")
+	for i, err := range errs {
+		if i == 2 {
+			assert.True(t, consumererror.IsPermanent(err), "%v", err)
+			continue
+		}
+		assert.NoError(t, err, "request %d", i)
+	}
+}
+
+// PostgreSQL stalls (a partition): a request gives up at its own deadline,
+// the transaction is abandoned with it, and closing the store completes
+// within the shutdown context.
+func TestCloseWithAStalledPostgres(t *testing.T) {
+	dsn := testutil.PostgresSchema(t)
+	proxy := testutil.NewProxy(t, "127.0.0.1:5432")
+	proxied := strings.Replace(strings.Replace(dsn, "127.0.0.1:5432", proxy.Addr(), 1), "localhost:5432", proxy.Addr(), 1)
+	require.NotEqual(t, dsn, proxied)
+	s, err := Open(context.Background(), Options{Driver: DriverPostgres, DSN: proxied})
+	require.NoError(t, err)
+	assert.Equal(t, incident.VerdictCreated, apply1(t, s, firing("before", t0)).Verdict)
+
+	proxy.Stall()
+	defer proxy.Restore()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	began := time.Now()
+	_, err = s.Apply(ctx, []Alert{firing("during", t0)})
+	require.Error(t, err)
+	assert.False(t, consumererror.IsPermanent(err))
+	assert.Less(t, time.Since(began), 3*time.Second, "answered at the caller's deadline")
+
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancelClose()
+	began = time.Now()
+	_ = s.Close(closeCtx)
+	took := time.Since(began)
+	t.Logf("Close with PostgreSQL stalled took %v", took)
+	assert.Less(t, took, 4*time.Second, "shutdown bounded by its context")
+}

@@ -1,0 +1,335 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+	"github.com/sre-copilot/incident-collector/internal/testutil"
+)
+
+// openWith opens a fresh store of each engine with these options.
+var openWith = map[string]func(t *testing.T, o Options) *Store{
+	DriverSQLite: func(t *testing.T, o Options) *Store {
+		o.Driver, o.DSN = DriverSQLite, filepath.Join(t.TempDir(), "incidents.db")
+		return openOptions(t, o)
+	},
+	DriverPostgres: func(t *testing.T, o Options) *Store {
+		o.Driver, o.DSN = DriverPostgres, testutil.PostgresSchema(t)
+		return openOptions(t, o)
+	},
+}
+
+func openOptions(t *testing.T, o Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+func eachEngine(t *testing.T, fn func(t *testing.T, open func(Options) *Store)) {
+	for _, name := range []string{DriverSQLite, DriverPostgres} {
+		t.Run(name, func(t *testing.T) {
+			fn(t, func(o Options) *Store { return openWith[name](t, o) })
+		})
+	}
+}
+
+func inGroup(a Alert, key string) Alert {
+	a.GroupKey = key
+	return a
+}
+
+func verdicts(t *testing.T, s *Store, alerts ...Alert) []incident.Verdict {
+	t.Helper()
+	res, err := s.Apply(context.Background(), alerts)
+	require.NoError(t, err)
+	out := make([]incident.Verdict, len(res))
+	for i, r := range res {
+		out[i] = r.Verdict
+	}
+	return out
+}
+
+// incidentRowOf reads the grouping columns of one incident.
+type groupedRow struct {
+	ID, Status, Severity, GroupKey           string
+	AlertCount, FiringAlerts, ReopenCount    int64
+	Occurrences                              int64
+	PreviousID                               string
+	DetectedAt, ResolvedAt, ResolutionReason string
+}
+
+func groupedRows(t *testing.T, s *Store, where string, args ...any) []groupedRow {
+	t.Helper()
+	var out []groupedRow
+	err := eachRow(s.db.Query(`SELECT CAST(id AS TEXT), status, severity, group_key, alert_count, firing_alerts, reopen_count,
+		occurrences, COALESCE(CAST(previous_incident_id AS TEXT), ''), detected_at, resolved_at, COALESCE(resolution_reason, '')
+		FROM incidents WHERE `+where+` ORDER BY created_at, id`, args...))(func(scan func(...any) error) error {
+		var r groupedRow
+		var detected, resolved any
+		if err := scan(&r.ID, &r.Status, &r.Severity, &r.GroupKey, &r.AlertCount, &r.FiringAlerts, &r.ReopenCount,
+			&r.Occurrences, &r.PreviousID, &detected, &resolved, &r.ResolutionReason); err != nil {
+			return err
+		}
+		r.DetectedAt = tsText(detected)
+		if resolved != nil {
+			r.ResolvedAt = tsText(resolved)
+		}
+		out = append(out, r)
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func countWhere(t *testing.T, s *Store, table, where string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.db.QueryRow("SELECT COUNT(*) FROM "+table+" WHERE "+where, args...).Scan(&n))
+	return n
+}
+
+// outboxEvents lists the queued analysis events as "event[:key]".
+func outboxEvents(t *testing.T, s *Store) []string {
+	t.Helper()
+	var out []string
+	err := eachRow(s.db.Query(`SELECT event, event_key FROM analysis_outbox ORDER BY id`))(func(scan func(...any) error) error {
+		var e, k string
+		if err := scan(&e, &k); err != nil {
+			return err
+		}
+		if k != "" {
+			e += ":" + k
+		}
+		out = append(out, e)
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+var allEvents = []string{EventCreated, EventResolved, EventReopened, EventAlertAdded}
+
+// DESIGN §9 with by: group_key, on both engines.
+func TestGroupByGroupKey(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{AnalysisEvents: []string{EventCreated, EventResolved}})
+		const g = `{}/{}:{service="db"}`
+		a, b, c, d := inGroup(firing("a", t0), g), inGroup(firing("b", t0), g), inGroup(firing("c", t0), g), inGroup(firing("d", t0.Add(time.Minute)), g)
+		a.Severity, b.Severity, c.Severity, d.Severity = "medium", "high", "low", "critical"
+
+		// One notification of three alerts → one incident with three members.
+		assert.Equal(t, []incident.Verdict{incident.VerdictCreated, incident.VerdictGrouped, incident.VerdictGrouped}, verdicts(t, s, a, b, c))
+		rows := groupedRows(t, s, "group_key = $1", g)
+		require.Len(t, rows, 1)
+		assert.Equal(t, int64(3), rows[0].AlertCount)
+		assert.Equal(t, int64(3), rows[0].FiringAlerts)
+		assert.Equal(t, "high", rows[0].Severity, "the highest of its members")
+		assert.Equal(t, 3, countWhere(t, s, "incident_alerts", "incident_id = $1 AND status = 'firing'", rows[0].ID))
+
+		// A fourth alert of the group joins it and raises the severity.
+		assert.Equal(t, []incident.Verdict{incident.VerdictGrouped}, verdicts(t, s, d))
+		rows = groupedRows(t, s, "group_key = $1", g)
+		require.Len(t, rows, 1)
+		assert.Equal(t, "critical", rows[0].Severity)
+		assert.Equal(t, int64(4), rows[0].AlertCount)
+
+		// The same alert again is a duplicate.
+		assert.Equal(t, []incident.Verdict{incident.VerdictDuplicate}, verdicts(t, s, a))
+
+		// resolve_on: all: resolving three of four leaves it open; the fourth resolves it.
+		assert.Equal(t, []incident.Verdict{incident.VerdictAlertResolved, incident.VerdictAlertResolved, incident.VerdictAlertResolved},
+			verdicts(t, s, resolved("a", t0, t0.Add(time.Hour)), resolved("b", t0, t0.Add(time.Hour)), resolved("c", t0, t0.Add(time.Hour))))
+		rows = groupedRows(t, s, "group_key = $1", g)
+		assert.Equal(t, "open", rows[0].Status)
+		assert.Equal(t, int64(1), rows[0].FiringAlerts)
+		assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, resolved("d", t0.Add(time.Minute), t0.Add(2*time.Hour))))
+		rows = groupedRows(t, s, "group_key = $1", g)
+		assert.Equal(t, "resolved", rows[0].Status)
+		assert.Equal(t, ts(t0.Add(2*time.Hour)), rows[0].ResolvedAt)
+		assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "status = 'firing'"))
+
+		// Events per incident, not per alert.
+		assert.Equal(t, []string{EventCreated, EventResolved}, outboxEvents(t, s))
+	})
+}
+
+func TestResolveOnFirst(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{Rules: Rules{ResolveOn: ResolveOnFirst}})
+		const g = "group-1"
+		verdicts(t, s, inGroup(firing("a", t0), g), inGroup(firing("b", t0), g), inGroup(firing("c", t0), g))
+		assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, resolved("a", t0, t0.Add(time.Hour))))
+		rows := groupedRows(t, s, "group_key = $1", g)
+		require.Len(t, rows, 1)
+		assert.Equal(t, "resolved", rows[0].Status)
+		// The incident's other alerts end with it; their repeats stay on the resolved incident.
+		assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "status = 'firing'"))
+		assert.Equal(t, []incident.Verdict{incident.VerdictDuplicate}, verdicts(t, s, inGroup(firing("b", t0), g)))
+		assert.Equal(t, []incident.Verdict{incident.VerdictIgnored}, verdicts(t, s, resolved("c", t0, t0.Add(time.Hour))))
+		assert.Len(t, groupedRows(t, s, "group_key = $1", g), 1)
+		// A new alert of the group opens the next incident, linked to this one.
+		assert.Equal(t, []incident.Verdict{incident.VerdictCreated}, verdicts(t, s, inGroup(firing("e", t0.Add(3*time.Hour)), g)))
+		rows = groupedRows(t, s, "group_key = $1", g)
+		require.Len(t, rows, 2)
+		assert.Equal(t, rows[0].ID, rows[1].PreviousID)
+	})
+}
+
+// by: labels with [service]: 50 alerts over 5 services → 5 incidents, 50 members.
+func TestGroupByLabels(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{})
+		grouping := Grouping{By: GroupByLabels, Labels: []string{"service"}}
+		alerts := make([]Alert, 50)
+		for i := range alerts {
+			service := fmt.Sprintf("svc-%d", i%5)
+			fp := fmt.Sprintf("fp-%02d", i)
+			alerts[i] = firing(fp, t0)
+			alerts[i].GroupKey = grouping.KeyOf(fp, "", func(name string) (string, bool) { return service, name == "service" })
+		}
+		got := verdicts(t, s, alerts...)
+		counts := map[incident.Verdict]int{}
+		for _, v := range got {
+			counts[v]++
+		}
+		assert.Equal(t, map[incident.Verdict]int{incident.VerdictCreated: 5, incident.VerdictGrouped: 45}, counts)
+		assert.Equal(t, 5, countWhere(t, s, "incidents", "status = 'open'"))
+		assert.Equal(t, 50, countWhere(t, s, "incident_alerts", "status = 'firing'"))
+		assert.Equal(t, 5, countWhere(t, s, "incidents", "alert_count = 10"))
+	})
+}
+
+func TestGroupingKeyOf(t *testing.T) {
+	labels := map[string]string{"service": "api", "env": "prod"}
+	label := func(name string) (string, bool) { v, ok := labels[name]; return v, ok }
+	none := func(string) (string, bool) { return "", false }
+	long := string(make([]byte, 600))
+	tests := []struct {
+		name     string
+		grouping Grouping
+		notified string
+		label    func(string) (string, bool)
+		want     string
+	}{
+		{"by alert", Grouping{By: GroupByAlert}, "g", label, "fp"},
+		{"default is by alert", Grouping{}, "g", label, "fp"},
+		{"by group_key", Grouping{By: GroupByGroupKey}, `{}:{service="api"}`, label, `{}:{service="api"}`},
+		{"by group_key without one", Grouping{By: GroupByGroupKey}, "", label, "fp"},
+		{"by group_key too long", Grouping{By: GroupByGroupKey}, long, label, "fnv64:" + incident.Fingerprint(map[string]string{"": long}, nil)},
+		{"by group_key with a NUL", Grouping{By: GroupByGroupKey}, "a\x00b", label, "fnv64:" + incident.Fingerprint(map[string]string{"": "a\x00b"}, nil)},
+		{"by labels", Grouping{By: GroupByLabels, Labels: []string{"service"}}, "g", label, incident.Fingerprint(map[string]string{"service": "api"}, nil)},
+		{"by labels, one missing", Grouping{By: GroupByLabels, Labels: []string{"service", "team"}}, "g", label,
+			incident.Fingerprint(map[string]string{"service": "api", "team": ""}, nil)},
+		{"by labels, none present", Grouping{By: GroupByLabels, Labels: []string{"team"}}, "g", none, "fp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.grouping.KeyOf("fp", tt.notified, tt.label))
+		})
+	}
+}
+
+// reopen_window: five fire/resolve cycles of one alert make one incident
+// reopened four times, with one created event; without it, five incidents
+// linked one to the next.
+func TestReopenWindow(t *testing.T) {
+	cycles := func(t *testing.T, s *Store) {
+		t.Helper()
+		for i := range 5 {
+			start := t0.Add(time.Duration(i) * 10 * time.Minute)
+			want := incident.VerdictCreated
+			if i > 0 && s.rules.ReopenWindow > 0 {
+				want = incident.VerdictReopened
+			}
+			assert.Equal(t, []incident.Verdict{want}, verdicts(t, s, firing("flap", start)), "cycle %d", i)
+			assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, resolved("flap", start, start.Add(5*time.Minute))))
+		}
+	}
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		t.Run("window 1h", func(t *testing.T) {
+			s := open(Options{Rules: Rules{ReopenWindow: time.Hour}, AnalysisEvents: allEvents})
+			cycles(t, s)
+			rows := groupedRows(t, s, "fingerprint = 'flap'")
+			require.Len(t, rows, 1)
+			assert.Equal(t, int64(4), rows[0].ReopenCount)
+			assert.Equal(t, int64(5), rows[0].AlertCount, "one member per instance")
+			assert.Equal(t, "resolved", rows[0].Status)
+			assert.Equal(t, []string{
+				EventCreated, EventResolved, EventReopened + ":1", EventResolved + ":1", EventReopened + ":2", EventResolved + ":2",
+				EventReopened + ":3", EventResolved + ":3", EventReopened + ":4", EventResolved + ":4",
+			}, outboxEvents(t, s))
+		})
+		t.Run("window 0", func(t *testing.T) {
+			s := open(Options{AnalysisEvents: allEvents})
+			cycles(t, s)
+			rows := groupedRows(t, s, "fingerprint = 'flap'")
+			require.Len(t, rows, 5)
+			for i := 1; i < 5; i++ {
+				assert.Equal(t, rows[i-1].ID, rows[i].PreviousID)
+				assert.Zero(t, rows[i].ReopenCount)
+			}
+		})
+		t.Run("outside the window", func(t *testing.T) {
+			s := open(Options{Rules: Rules{ReopenWindow: 5 * time.Minute}})
+			verdicts(t, s, firing("slow", t0), resolved("slow", t0, t0.Add(time.Minute)))
+			assert.Equal(t, []incident.Verdict{incident.VerdictCreated}, verdicts(t, s, firing("slow", t0.Add(time.Hour))))
+		})
+	})
+}
+
+// A resolve that ends before its alert started is kept, with resolved_at no
+// earlier than detected_at; the same on both engines.
+func TestResolvedAtNeverBeforeDetectedAt(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{})
+		verdicts(t, s, firing("neg", t0))
+		assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, resolved("neg", t0, t0.Add(-time.Hour))))
+		rows := groupedRows(t, s, "fingerprint = 'neg'")
+		require.Len(t, rows, 1)
+		assert.Equal(t, rows[0].DetectedAt, rows[0].ResolvedAt)
+		var ends any
+		require.NoError(t, s.db.QueryRow(`SELECT ends_at FROM incident_alerts WHERE fingerprint = 'neg'`).Scan(&ends))
+		assert.Equal(t, ts(t0), tsText(ends))
+	})
+}
+
+// An alert firing in one group's incident that arrives under another group
+// key stays a duplicate of the incident it fires in (the lock of that group
+// is taken on the way).
+func TestAlertFiringInAnotherGroup(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{})
+		verdicts(t, s, inGroup(firing("x", t0), "route-a"))
+		assert.Equal(t, []incident.Verdict{incident.VerdictDuplicate}, verdicts(t, s, inGroup(firing("x", t0), "route-b")))
+		assert.Equal(t, 1, countWhere(t, s, "incidents", "1 = 1"))
+		assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, inGroup(resolved("x", t0, t0.Add(time.Minute)), "route-b")))
+	})
+}
+
+func TestAutoResolveQueuesResolvedEvents(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		clock := newClock(t0)
+		s := open(Options{Clock: clock.Now, AnalysisEvents: []string{EventCreated, EventResolved}})
+		verdicts(t, s, firing("a", t0), inGroup(firing("b", t0), "g"), inGroup(firing("c", t0), "g"))
+		clock.set(t0.Add(2 * time.Hour))
+		n, err := s.ResolveStale(context.Background(), t0.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), n)
+		assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "status = 'firing'"))
+		assert.Equal(t, 2, countWhere(t, s, "analysis_outbox", "event = 'resolved'"))
+		assert.Equal(t, 2, countWhere(t, s, "incidents", "resolution_reason = 'auto_resolved'"))
+		// A second sweep finds nothing more.
+		n, err = s.ResolveStale(context.Background(), t0.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Zero(t, n)
+	})
+}

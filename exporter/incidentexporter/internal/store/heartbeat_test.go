@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+	"github.com/sre-copilot/incident-collector/internal/testutil"
+)
+
+func watchdog(scope string, status string) Alert {
+	a := firing("wd-"+scope, t0)
+	a.Scope, a.AlertName, a.Title, a.Status = scope, "Watchdog", "Watchdog", status
+	return a
+}
+
+var heartbeatRules = Rules{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: 2 * time.Second}
+
+// DESIGN §10 on both engines, with an injected clock.
+func TestHeartbeats(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		clock := newClock(t0)
+		s := open(Options{Clock: clock.Now, Rules: heartbeatRules, AnalysisEvents: []string{EventCreated, EventResolved}})
+
+		// A firing Watchdog is a heartbeat, not an incident; a resolved one is not a heartbeat.
+		assert.Equal(t, []incident.Verdict{incident.VerdictHeartbeat, incident.VerdictIgnored},
+			verdicts(t, s, watchdog("prod", incident.StatusFiring), watchdog("prod", incident.StatusResolved)))
+		assert.Zero(t, countWhere(t, s, "incidents", "1 = 1"))
+		assert.Zero(t, countWhere(t, s, "incident_alerts", "1 = 1"))
+		// Another scope's ordinary alert is an incident as usual.
+		other := firing("other", t0)
+		other.Scope = "staging"
+		assert.Equal(t, []incident.Verdict{incident.VerdictCreated}, verdicts(t, s, other))
+
+		// Within the timeout nothing happens.
+		clock.set(t0.Add(time.Second))
+		opened, beats, err := s.CheckHeartbeats(context.Background())
+		require.NoError(t, err)
+		assert.Zero(t, opened)
+		require.Len(t, beats, 1)
+		assert.Equal(t, "prod", beats[0].Scope)
+		assert.Equal(t, ts(t0), ts(beats[0].LastSeen))
+
+		// 5 s of silence: one critical incident, once, whatever the sweeps.
+		clock.set(t0.Add(5 * time.Second))
+		for range 3 {
+			_, _, err = s.CheckHeartbeats(context.Background())
+			require.NoError(t, err)
+		}
+		var title, description, severity, source, fingerprint, status string
+		require.NoError(t, s.db.QueryRow(`SELECT title, description, severity, source, fingerprint, status FROM incidents
+			WHERE dedup_scope = 'prod'`).Scan(&title, &description, &severity, &source, &fingerprint, &status))
+		assert.Equal(t, "Heartbeat missing: Watchdog", title)
+		assert.Contains(t, description, "integration prod")
+		assert.Contains(t, description, t0.Format(time.RFC3339))
+		assert.Equal(t, []string{"critical", "heartbeat", "heartbeat", "open"}, []string{severity, source, fingerprint, status})
+		assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "event = 'created' AND incident_id IN (SELECT id FROM incidents WHERE source = 'heartbeat')"))
+
+		// Auto-resolve never closes it: only a heartbeat does.
+		_, err = s.ResolveStale(context.Background(), t0.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, 1, countWhere(t, s, "incidents", "source = 'heartbeat' AND status = 'open'"))
+
+		// The next heartbeat resolves it, with the resolved event.
+		clock.set(t0.Add(6 * time.Second))
+		res, err := s.Apply(context.Background(), []Alert{watchdog("prod", incident.StatusFiring)})
+		require.NoError(t, err)
+		assert.Equal(t, incident.VerdictHeartbeat, res[0].Verdict)
+		assert.NotEmpty(t, res[0].IncidentID, "the heartbeat incident it resolved")
+		assert.Equal(t, 1, countWhere(t, s, "incidents", "source = 'heartbeat' AND status = 'resolved' AND resolution_reason = 'heartbeat_received'"))
+		assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "event = 'resolved' AND incident_id IN (SELECT id FROM incidents WHERE source = 'heartbeat')"))
+
+		// Silent again: a new incident, linked to the previous one.
+		clock.set(t0.Add(20 * time.Second))
+		opened, _, err = s.CheckHeartbeats(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), opened)
+		assert.Equal(t, 1, countWhere(t, s, "incidents", "source = 'heartbeat' AND status = 'open' AND previous_incident_id IS NOT NULL"))
+
+		// The staging scope never sent a heartbeat: not watched.
+		assert.Zero(t, countWhere(t, s, "incidents", "dedup_scope = 'staging' AND source = 'heartbeat'"))
+	})
+}
+
+// Two replicas on one PostgreSQL, both sweeping at once: one incident.
+func TestHeartbeatSweepAcrossReplicas(t *testing.T) {
+	dsn := testutil.PostgresSchema(t)
+	clock := newClock(t0)
+	o := Options{Driver: DriverPostgres, DSN: dsn, Clock: clock.Now, Rules: heartbeatRules}
+	a, b := openOptions(t, o), openOptions(t, o)
+	verdicts(t, a, watchdog("prod", incident.StatusFiring), watchdog("payments", incident.StatusFiring))
+	clock.set(t0.Add(time.Minute))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 5 {
+		for _, s := range []*Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, _, err := s.CheckHeartbeats(context.Background())
+				assert.NoError(t, err)
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, 2, countWhere(t, a, "incidents", "source = 'heartbeat'"), "one per silent scope")
+	assert.Equal(t, 1, countWhere(t, a, "incidents", "source = 'heartbeat' AND dedup_scope = 'prod'"))
+}
