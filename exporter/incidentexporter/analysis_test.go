@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,7 +60,7 @@ func (s *analysisService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var n notification
 	require.NoError(s.t, json.Unmarshal(body, &n))
-	assert.Equal(s.t, n.Incident.ID+":"+n.Event, r.Header.Get("Idempotency-Key"))
+	assert.True(s.t, strings.HasPrefix(r.Header.Get("Idempotency-Key"), n.Incident.ID+":"+n.Event), r.Header.Get("Idempotency-Key"))
 	s.mu.Lock()
 	s.received[r.Header.Get("Idempotency-Key")]++
 	s.bodies = append(s.bodies, n)

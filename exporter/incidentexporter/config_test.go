@@ -44,6 +44,15 @@ func TestLoadConfig(t *testing.T) {
 	assert.NotContains(t, pg.Store.DSN.String(), "secret", "the DSN is opaque")
 
 	assert.True(t, loadConfig(t, "queued").QueueConfig.HasValue())
+
+	assert.Equal(t, GroupingConfig{By: "alert", ResolveOn: "all"}, def.Grouping)
+	assert.Zero(t, def.ReopenWindow)
+	assert.Equal(t, HeartbeatConfig{Timeout: 5 * time.Minute}, def.Heartbeat)
+	grouped := loadConfig(t, "grouped")
+	assert.Equal(t, GroupingConfig{By: "labels", Labels: []string{"service", "cluster"}, ResolveOn: "first"}, grouped.Grouping)
+	assert.Equal(t, 30*time.Minute, grouped.ReopenWindow)
+	assert.Equal(t, HeartbeatConfig{Alertname: "Watchdog", Timeout: 10 * time.Minute}, grouped.Heartbeat)
+	assert.Equal(t, []string{"created", "resolved", "reopened", "alert_added"}, grouped.Analysis.Events)
 }
 
 func TestValidate(t *testing.T) {
@@ -58,6 +67,19 @@ func TestValidate(t *testing.T) {
 		{"empty postgres dsn", func(c *Config) { c.Store = StoreConfig{Driver: "postgres"} }, "a postgres DSN is required"},
 		{"empty sqlite path", func(c *Config) { c.Store.DSN = "" }, "a file path is required"},
 		{"negative auto resolve", func(c *Config) { c.AutoResolveAfter = -time.Second }, "must not be negative"},
+		{"group by group_key", func(c *Config) { c.Grouping.By = "group_key" }, ""},
+		{"group by labels", func(c *Config) {
+			c.Grouping = GroupingConfig{By: "labels", Labels: []string{"service"}, ResolveOn: "first"}
+		}, ""},
+		{"labels without by labels", func(c *Config) { c.Grouping.Labels = []string{"service"} }, "grouping: labels [service] are only used with by: labels"},
+		{"by labels without labels", func(c *Config) { c.Grouping.By = "labels" }, "grouping: by: labels needs labels"},
+		{"by labels with an empty name", func(c *Config) { c.Grouping = GroupingConfig{By: "labels", Labels: []string{" "}, ResolveOn: "all"} }, "labels must not contain an empty name"},
+		{"unknown grouping", func(c *Config) { c.Grouping.By = "service" }, `grouping: by "service" is unknown`},
+		{"unknown resolve_on", func(c *Config) { c.Grouping.ResolveOn = "last" }, `grouping: resolve_on "last" is unknown`},
+		{"negative reopen window", func(c *Config) { c.ReopenWindow = -time.Minute }, "reopen_window must not be negative"},
+		{"heartbeat", func(c *Config) { c.Heartbeat.Alertname = "Watchdog" }, ""},
+		{"heartbeat without timeout", func(c *Config) { c.Heartbeat = HeartbeatConfig{Alertname: "Watchdog"} }, "heartbeat.timeout must be positive"},
+		{"heartbeat off, no timeout", func(c *Config) { c.Heartbeat = HeartbeatConfig{} }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
