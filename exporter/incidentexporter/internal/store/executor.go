@@ -112,19 +112,26 @@ type sqlTxn struct {
 	e  *executor
 }
 
+// run checks ctx between statements rather than inside them: a statement
+// here takes microseconds, and a cancellable context would make the driver
+// start a watcher goroutine for every one of them.
 func (t *sqlTxn) run(ctx context.Context, qs []query) error {
+	stmtCtx := context.WithoutCancel(ctx)
 	for _, q := range qs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var stmt *sql.Stmt
 		var err error
 		if prepared := t.e.stmts[q.sql]; prepared != nil {
-			stmt = t.tx.StmtContext(ctx, prepared)
-		} else if stmt, err = t.tx.PrepareContext(ctx, q.sql); err != nil {
+			stmt = t.tx.StmtContext(stmtCtx, prepared)
+		} else if stmt, err = t.tx.PrepareContext(stmtCtx, q.sql); err != nil {
 			return fmt.Errorf("preparing a statement: %w", err)
 		}
 		if q.row == nil {
-			_, err = stmt.ExecContext(ctx, q.args...)
+			_, err = stmt.ExecContext(stmtCtx, q.args...)
 		} else {
-			err = eachRow(stmt.QueryContext(ctx, q.args...))(q.row)
+			err = eachRow(stmt.QueryContext(stmtCtx, q.args...))(q.row)
 		}
 		if err != nil {
 			return err
