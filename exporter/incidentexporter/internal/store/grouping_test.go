@@ -37,6 +37,9 @@ func openOptions(t *testing.T, o Options) *Store {
 func eachEngine(t *testing.T, fn func(t *testing.T, open func(Options) *Store)) {
 	for _, name := range []string{DriverSQLite, DriverPostgres} {
 		t.Run(name, func(t *testing.T) {
+			if name == DriverPostgres {
+				testutil.PostgresDSN(t) // skip here, not inside a subtest of fn
+			}
 			fn(t, func(o Options) *Store { return openWith[name](t, o) })
 		})
 	}
