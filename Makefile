@@ -52,9 +52,9 @@ bench-smoke:
 
 ## bench: the load comparison of BENCHMARKS.md (baseline, receiver alone,
 ## SQLite, PostgreSQL when INCIDENT_TEST_POSTGRES_DSN is set), one run
-bench: build
+bench: build $(ALERTMANAGER)
 	$(GO) build -o build/baseline ./bench/baseline
-	$(GO) run ./bench/runner -collector $(COLLECTOR) -baseline build/baseline $(BENCH_FLAGS)
+	$(GO) run ./bench/runner -collector $(COLLECTOR) -baseline build/baseline -alertmanager $(ALERTMANAGER) $(BENCH_FLAGS)
 
 ## bench-go: the Go benchmarks of the hot paths, with memory figures
 bench-go:

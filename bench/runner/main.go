@@ -1,7 +1,9 @@
 // Command runner is `make bench`: in one run, one after another on this
-// machine, it loads the baseline server, the receiver alone, and the
-// collector on SQLite and on PostgreSQL, then prints a table of alerts/s, p99
-// and the ratio to the baseline, and writes BENCHMARKS.md.
+// machine, it loads the baseline server, a real Alertmanager (the peer our
+// users compare us with: its in-memory POST /api/v2/alerts), the receiver
+// alone, and the collector on SQLite (also with grouping) and on PostgreSQL,
+// then prints a table of alerts/s, p99 and the ratio to the baseline, and
+// writes BENCHMARKS.md.
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 
 type options struct {
 	collector, baseline string
+	alertmanager        string
 	duration, warmup    time.Duration
 	soak                time.Duration
 	conns               int
@@ -57,6 +60,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.collector, "collector", "build/otelcol-incidents", "the built collector")
 	flag.StringVar(&o.baseline, "baseline", "build/baseline", "the baseline server")
+	flag.StringVar(&o.alertmanager, "alertmanager", ".tools/alertmanager", "Alertmanager, the peer row (empty: leave it out)")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of each measurement")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring each server")
 	flag.DurationVar(&o.soak, "soak", 60*time.Second, "length of each half of the memory check on SQLite (0: skip)")
@@ -77,27 +81,30 @@ func run(o options) error {
 	defer os.RemoveAll(work)
 
 	var rows []row
-	servers := []struct {
-		name  string
-		start func() (*server, error)
-	}{
-		{"baseline (net/http + encoding/json)", func() (*server, error) { return startBaseline(o) }},
-		{"receiver alone (nop exporter)", func() (*server, error) { return startCollector(o, work, "nop", nopExporter) }},
-		{"collector, SQLite", func() (*server, error) {
-			return startCollector(o, work, "sqlite", fmt.Sprintf(incidentExporter, "sqlite", filepath.Join(work, "incidents.db")))
-		}},
+	servers := []benchServer{
+		{name: "baseline (net/http + encoding/json)", start: func() (*server, error) { return startBaseline(o) }},
 	}
+	if o.alertmanager != "" {
+		servers = append(servers, benchServer{name: "Alertmanager v0.31.1, POST /api/v2/alerts (in memory)", push: true,
+			start: func() (*server, error) { return startAlertmanager(o, work) }})
+	}
+	servers = append(servers,
+		benchServer{name: "receiver alone (nop exporter)", start: func() (*server, error) { return startCollector(o, work, "nop", nopExporter) }},
+		benchServer{name: "collector, SQLite", start: func() (*server, error) {
+			return startCollector(o, work, "sqlite", fmt.Sprintf(incidentExporter, "sqlite", filepath.Join(work, "incidents.db"), ""))
+		}},
+		benchServer{name: "collector, SQLite, grouping by group_key", only: scenarios[2:], start: func() (*server, error) {
+			return startCollector(o, work, "grouped", fmt.Sprintf(incidentExporter, "sqlite", filepath.Join(work, "grouped.db"), groupByGroupKey))
+		}},
+	)
 	if o.pgDSN != "" {
 		dsn, drop, err := benchSchema(o.pgDSN)
 		if err != nil {
 			return err
 		}
 		defer drop()
-		servers = append(servers, struct {
-			name  string
-			start func() (*server, error)
-		}{"collector, PostgreSQL", func() (*server, error) {
-			return startCollector(o, work, "postgres", fmt.Sprintf(incidentExporter, "postgres", dsn))
+		servers = append(servers, benchServer{name: "collector, PostgreSQL", start: func() (*server, error) {
+			return startCollector(o, work, "postgres", fmt.Sprintf(incidentExporter, "postgres", dsn, ""))
 		}})
 	} else {
 		log.Printf("%s is not set: PostgreSQL is left out", testutil.PostgresDSNEnv)
@@ -110,9 +117,13 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		_, _ = measure(srv.url, scenarios[0], o.conns, o.warmup, 0)
-		for _, sc := range scenarios {
-			res, err := measure(srv.url, sc, o.conns, o.duration, 0)
+		runs := scenarios
+		if s.only != nil {
+			runs = s.only
+		}
+		_, _ = measure(srv.url, runs[0], s.push, o.conns, o.warmup, 0)
+		for _, sc := range runs {
+			res, err := measure(srv.url, sc, s.push, o.conns, o.duration, 0)
 			if err != nil {
 				srv.stop()
 				return err
@@ -120,9 +131,9 @@ func run(o options) error {
 			log.Printf("%-40s %-18s %9.0f alerts/s  p99 %6.2f ms  non-2xx %d", s.name, sc.name, res.AlertsPS, res.LatencyP99, res.Non2xx+res.Errors)
 			rows = append(rows, row{s.name, sc.name, res})
 		}
-		if strings.Contains(s.name, "SQLite") {
+		if s.name == "collector, SQLite" {
 			max := rows[len(rows)-3].res.RequestsPS
-			halfRate, _ = measure(srv.url, scenarios[0], o.conns, o.duration, max/2)
+			halfRate, _ = measure(srv.url, scenarios[0], false, o.conns, o.duration, max/2)
 			log.Printf("SQLite at half the maximum rate (%.0f req/s): p99 %.2f ms", max/2, halfRate.LatencyP99)
 			if o.soak > 0 {
 				rss = soak(srv, o)
@@ -135,9 +146,18 @@ func run(o options) error {
 	return os.WriteFile(o.out, []byte(report), 0o644)
 }
 
-func measure(url string, sc scenario, conns int, d time.Duration, rate float64) (*loadgen.Result, error) {
+// benchServer is one row group of the report: how to start the server, and
+// which scenarios it runs (all when only is nil).
+type benchServer struct {
+	name  string
+	start func() (*server, error)
+	only  []scenario
+	push  bool // it takes Prometheus push bodies
+}
+
+func measure(url string, sc scenario, push bool, conns int, d time.Duration, rate float64) (*loadgen.Result, error) {
 	return loadgen.Run(context.Background(), loadgen.Options{
-		URL: url, Mode: sc.mode, AlertsPerRequest: sc.alerts, Connections: conns, Duration: d, Rate: rate,
+		URL: url, Mode: sc.mode, AlertsPerRequest: sc.alerts, Connections: conns, Duration: d, Rate: rate, Push: push,
 	})
 }
 
@@ -146,7 +166,7 @@ func measure(url string, sc scenario, conns int, d time.Duration, rate float64) 
 func soak(srv *server, o options) []int64 {
 	var samples []int64
 	for range 2 {
-		_, _ = measure(srv.url, scenarios[0], o.conns, o.soak, 0)
+		_, _ = measure(srv.url, scenarios[0], false, o.conns, o.soak, 0)
 		samples = append(samples, srv.rss())
 		log.Printf("SQLite RSS after %v more at maximum rate: %.1f MB", o.soak, float64(samples[len(samples)-1])/(1<<20))
 	}
@@ -218,7 +238,33 @@ const incidentExporter = `
   incident:
     store:
       driver: %s
-      dsn: "%s"`
+      dsn: "%s"%s`
+
+const groupByGroupKey = `
+    grouping: {by: group_key}`
+
+// alertmanagerConfig routes every alert to a receiver with no integration:
+// Alertmanager keeps them in memory and notifies nobody.
+const alertmanagerConfig = `
+route:
+  receiver: nowhere
+  group_wait: 1h
+receivers:
+  - name: nowhere
+`
+
+// startAlertmanager runs a real Alertmanager on loopback, without gossip; the
+// load goes to its own API, POST /api/v2/alerts.
+func startAlertmanager(o options, work string) (*server, error) {
+	addr := freeAddr()
+	cfg := filepath.Join(work, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte(alertmanagerConfig), 0o600); err != nil {
+		return nil, err
+	}
+	return startProcess(o.alertmanager, []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(work, "alertmanager"),
+		"--web.listen-address=" + addr, "--cluster.listen-address=", "--log.level=warn"},
+		"http://"+addr+"/-/ready", "http://"+addr+"/api/v2/alerts")
+}
 
 // collectorConfig: the receiver with limits out of the way, metrics off (the
 // baseline has none), one exporter.

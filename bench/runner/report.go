@@ -25,6 +25,8 @@ func (t target) met() bool {
 	return t.value <= t.limit
 }
 
+// find is the first row, in run order, of a server whose name starts with
+// server: "collector, SQLite" runs before its grouping variant.
 func find(rows []row, server, scenario string) *row {
 	for i := range rows {
 		if strings.HasPrefix(rows[i].server, server) && rows[i].scenario == scenario {
@@ -65,6 +67,12 @@ func render(o options, rows []row, halfRate *loadgen.Result, rss []int64) string
 		target{"SQLite, 1-alert unique, × baseline", ratio("collector, SQLite", "1-alert unique"), 0.45, true, "×"},
 		target{"SQLite, 1-alert duplicate, × baseline", ratio("collector, SQLite", "1-alert duplicate"), 0.60, true, "×"},
 	)
+	if am, sqlite := find(rows, "Alertmanager", "1-alert unique"), find(rows, "collector, SQLite", "1-alert unique"); am != nil && sqlite != nil {
+		targets = append(targets, target{"SQLite, 1-alert unique, × Alertmanager's in-memory ingest", sqlite.res.AlertsPS / am.res.AlertsPS, 1.3, true, "×"})
+	}
+	if grouped, alone := find(rows, "collector, SQLite, grouping", "100-alert unique"), find(rows, "collector, SQLite", "100-alert unique"); grouped != nil && alone != nil {
+		targets = append(targets, target{"SQLite, 100-alert notifications, grouping by group_key × by alert", grouped.res.AlertsPS / alone.res.AlertsPS, 0.8, true, "×"})
+	}
 	if one, hundred := find(rows, "collector, SQLite", "1-alert unique"), find(rows, "collector, SQLite", "100-alert unique"); one != nil && hundred != nil {
 		targets = append(targets, target{"SQLite, 100-alert alerts/s, × SQLite 1-alert unique", hundred.res.AlertsPS / one.res.AlertsPS, 5, true, "×"})
 	}

@@ -28,6 +28,7 @@ func main() {
 	flag.DurationVar(&o.Duration, "d", 0, "duration (default 10s when -n is not given)")
 	flag.Int64Var(&o.Requests, "n", 0, "number of requests instead of a duration")
 	flag.Float64Var(&o.Rate, "rate", 0, "fixed rate in requests/s (0: as fast as answered)")
+	flag.BoolVar(&o.Push, "push", false, "send Prometheus push bodies (POST /api/v2/alerts of an Alertmanager or of an integration)")
 	flag.StringVar(&o.Secret, "secret", "", "X-Webhook-Secret")
 	flag.StringVar(&o.Bearer, "bearer", "", "Authorization: Bearer token")
 	flag.StringVar(&o.RunID, "run-id", "", "fingerprint prefix (default: from the clock)")

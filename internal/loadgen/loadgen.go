@@ -22,6 +22,7 @@ import (
 type Options struct {
 	URL              string        // full webhook URL
 	Mode             string        // unique | duplicate | mixed | grafana
+	Push             bool          // the body is Prometheus' push (POST /api/v2/alerts), not a webhook notification
 	AlertsPerRequest int           // 1 … 500
 	Connections      int           // concurrent connections
 	Duration         time.Duration // run for this long (when Requests is 0)
@@ -132,6 +133,9 @@ func validate(o *Options) error {
 	case ModeUnique, ModeDuplicate, ModeMixed, ModeGrafana:
 	default:
 		return fmt.Errorf("unknown mode %q", o.Mode)
+	}
+	if o.Push && (o.Mode == ModeGrafana || o.Mode == ModeMixed) {
+		return fmt.Errorf("push bodies carry no status or Grafana fields: mode %q does not apply", o.Mode)
 	}
 	if o.AlertsPerRequest < 1 || o.AlertsPerRequest > 500 {
 		return fmt.Errorf("alerts per request must be 1 … 500, got %d", o.AlertsPerRequest)

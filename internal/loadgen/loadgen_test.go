@@ -108,3 +108,39 @@ func TestValidateOptions(t *testing.T) {
 	_, err = Run(context.Background(), Options{URL: "http://x", Mode: ModeUnique, AlertsPerRequest: 501, Connections: 1, Requests: 1})
 	assert.ErrorContains(t, err, "1 … 500")
 }
+
+// Push bodies are Prometheus' array of alerts, unique instances in unique
+// mode, the same ones again in duplicate mode; each webhook notification is
+// one group.
+func TestPushBodiesAndGroups(t *testing.T) {
+	g := &generator{opts: Options{Mode: ModeUnique, AlertsPerRequest: 2, Push: true}, runID: "r", startsAt: "2026-11-28T19:00:00Z"}
+	var push []struct {
+		Labels      map[string]string `json:"labels"`
+		EndsAt      time.Time         `json:"endsAt"`
+		Fingerprint string            `json:"fingerprint"`
+		Status      string            `json:"status"`
+	}
+	body, fps := g.payloadFor(0, 0)
+	require.NoError(t, json.Unmarshal(body, &push), string(body))
+	require.Len(t, push, 2)
+	assert.Equal(t, fps[0], push[0].Labels["instance"])
+	assert.NotEqual(t, push[0].Labels["instance"], push[1].Labels["instance"])
+	assert.Empty(t, push[0].Fingerprint+push[0].Status, "Prometheus sends neither")
+	assert.True(t, push[0].EndsAt.After(time.Now()), "firing")
+
+	g.opts.Push = false
+	groupOf := func(seq int64) string {
+		var n struct {
+			GroupKey string `json:"groupKey"`
+		}
+		body, _ := g.payloadFor(0, seq)
+		require.NoError(t, json.Unmarshal(body, &n))
+		return n.GroupKey
+	}
+	assert.NotEqual(t, groupOf(1), groupOf(2), "unique: every notification a new group")
+	g.opts.Mode = ModeDuplicate
+	assert.Equal(t, groupOf(1), groupOf(2), "duplicate: the same group again")
+
+	_, err := Run(context.Background(), Options{URL: "http://127.0.0.1:1", Mode: ModeGrafana, Push: true, AlertsPerRequest: 1, Connections: 1, Requests: 1})
+	assert.ErrorContains(t, err, "push bodies")
+}

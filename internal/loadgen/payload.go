@@ -42,6 +42,9 @@ func (g *generator) payloadFor(worker int, seq int64) ([]byte, []string) {
 
 func (g *generator) render(fps []string, status string) []byte {
 	b := make([]byte, 0, 256+len(fps)*420)
+	if g.opts.Push {
+		return g.renderPush(b, fps)
+	}
 	endsAt := "0001-01-01T00:00:00Z"
 	if status == "resolved" {
 		endsAt = time.Now().UTC().Format(time.RFC3339)
@@ -49,7 +52,10 @@ func (g *generator) render(fps []string, status string) []byte {
 	if g.opts.Mode == ModeGrafana {
 		b = append(b, `{"receiver":"load","status":"`...)
 	} else {
-		b = append(b, `{"version":"4","receiver":"load","groupKey":"{}:{alertname=\"LoadTest\"}","truncatedAlerts":0,"externalURL":"http://alertmanager:9093","status":"`...)
+		// One notification is one group, as Alertmanager sends them: the
+		// group is named after its first alert.
+		b = fmt.Appendf(b, `{"version":"4","receiver":"load","groupKey":"{}:{alertname=\"LoadTest\", batch=\"%s\"}","truncatedAlerts":0,`+
+			`"externalURL":"http://alertmanager:9093","status":"`, fps[0])
 	}
 	b = append(b, status...)
 	b = append(b, `","alerts":[`...)
@@ -67,4 +73,22 @@ func (g *generator) render(fps []string, status string) []byte {
 		b = append(b, `,"version":"1","orgId":1,"title":"[FIRING] LoadTest","state":"alerting"`...)
 	}
 	return append(b, '}')
+}
+
+// renderPush is the same alerts as Prometheus pushes them to an Alertmanager
+// (POST /api/v2/alerts): an array, no status or fingerprint, firing until
+// endsAt.
+func (g *generator) renderPush(b []byte, fps []string) []byte {
+	endsAt := time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
+	b = append(b, '[')
+	for i, fp := range fps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"labels":{"alertname":"LoadTest","severity":"warning","service":"load","instance":%q,"run":%q},`+
+			`"annotations":{"summary":"Load test alert","description":"Synthetic alert from alertload"},`+
+			`"startsAt":%q,"endsAt":%q,"generatorURL":"http://prometheus:9090/graph"}`,
+			fp, g.runID, g.startsAt, endsAt)
+	}
+	return append(b, ']')
 }
