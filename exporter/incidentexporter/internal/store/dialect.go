@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"strconv"
 	"time"
 )
 
@@ -32,6 +33,14 @@ type dialect interface {
 	skipLocked() string
 	// parseTS reads back a timestamp column.
 	parseTS(v any) time.Time
+	// sqlType names a column type in casts.
+	sqlType(colType) string
+	// placeholder is the n-th (from 1) parameter of a statement.
+	placeholder(n int) string
+	// lockSpace names the scope of lockGroups' keys.
+	lockSpace(ctx context.Context, db *sql.DB) (string, error)
+	// lateral: the engine has LATERAL subqueries.
+	lateral() bool
 }
 
 // sqliteTimeLayout has a fixed width so that text order is time order.
@@ -58,6 +67,21 @@ func (sqliteDialect) unlock(context.Context, *sql.Conn) error { return nil }
 
 // One writer at a time: there is nothing to skip.
 func (sqliteDialect) skipLocked() string { return "" }
+
+func (sqliteDialect) lockSpace(context.Context, *sql.DB) (string, error) { return "", nil }
+func (sqliteDialect) lateral() bool                                      { return false }
+
+// Anonymous parameters: SQLite looks a named one ($n) up by a linear scan
+// of the statement's names, which makes binding a long tuple list quadratic.
+func (sqliteDialect) placeholder(int) string { return "?" }
+
+// Timestamps and ids are text in SQLite.
+func (sqliteDialect) sqlType(t colType) string {
+	if t == colInt {
+		return "INTEGER"
+	}
+	return "TEXT"
+}
 
 func (sqliteDialect) parseTS(v any) time.Time {
 	var s string
@@ -88,14 +112,10 @@ func (postgresDialect) writers() int       { return 4 }
 func (postgresDialect) maxChunk() int { return 250 }
 
 // Transaction-level advisory locks end with the transaction, also when the
-// connection dies. They are taken one statement each, in key order, inside
-// one batch: one round trip.
+// connection dies. One statement takes them all, one after the other in the
+// array's (sorted) order.
 func (postgresDialect) lockGroups(keys []int64) []query {
-	qs := make([]query, len(keys))
-	for i, k := range keys {
-		qs[i] = query{sql: "SELECT pg_advisory_xact_lock($1)", args: []any{k}}
-	}
-	return qs
+	return []query{{sql: "SELECT COUNT(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k", args: []any{keys}}}
 }
 
 func (postgresDialect) lock(ctx context.Context, conn *sql.Conn) error {
@@ -104,6 +124,30 @@ func (postgresDialect) lock(ctx context.Context, conn *sql.Conn) error {
 }
 
 func (postgresDialect) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+func (postgresDialect) placeholder(n int) string { return "$" + strconv.Itoa(n) }
+func (postgresDialect) lateral() bool            { return true }
+
+// Advisory locks are shared by the whole server: the database and the
+// schema the tables live in tell this installation's keys apart.
+func (postgresDialect) lockSpace(ctx context.Context, db *sql.DB) (string, error) {
+	var space string
+	err := db.QueryRowContext(ctx, `SELECT current_database() || '.' || current_schema()`).Scan(&space)
+	return space, err
+}
+
+func (postgresDialect) sqlType(t colType) string {
+	switch t {
+	case colUUID:
+		return "UUID"
+	case colTime:
+		return "TIMESTAMPTZ"
+	case colInt:
+		return "BIGINT"
+	default:
+		return "TEXT"
+	}
+}
 
 func (postgresDialect) parseTS(v any) time.Time {
 	t, _ := v.(time.Time)

@@ -36,13 +36,7 @@ type executor struct {
 	stmts map[string]*sql.Stmt
 }
 
-// writePath is every statement a transaction of the rules runs.
-var writePath = []string{
-	selectGroup, selectIncident, selectMembers, selectHeartbeat, insertIncident, updateIncident,
-	insertMember, updateMember, closeMembers, upsertHeartbeat, insertOutbox,
-}
-
-func newExecutor(ctx context.Context, db *sql.DB, d dialect) (*executor, error) {
+func newExecutor(ctx context.Context, db *sql.DB, d dialect, writePath []string) (*executor, error) {
 	_, pg := d.(postgresDialect)
 	e := &executor{db: db, pg: pg, stmts: map[string]*sql.Stmt{}}
 	if pg {
@@ -65,8 +59,11 @@ func (e *executor) close() {
 	}
 }
 
-// inTx runs fn in a transaction and commits it when fn returns nil.
-func (e *executor) inTx(ctx context.Context, fn func(txn) error) error {
+// inTx runs fn in a transaction; the statements fn returns are run last,
+// with the commit. On PostgreSQL the transaction costs two round trips when
+// fn runs one batch of its own: BEGIN goes with fn's first batch, COMMIT
+// with its last.
+func (e *executor) inTx(ctx context.Context, fn func(txn) ([]query, error)) error {
 	if e.pg {
 		return e.inPgxTx(ctx, fn)
 	}
@@ -74,7 +71,12 @@ func (e *executor) inTx(ctx context.Context, fn func(txn) error) error {
 	if err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
-	if err := fn(&sqlTxn{tx: tx, e: e}); err != nil {
+	t := &sqlTxn{tx: tx, e: e}
+	last, err := fn(t)
+	if err == nil {
+		err = t.run(ctx, last)
+	}
+	if err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -84,26 +86,24 @@ func (e *executor) inTx(ctx context.Context, fn func(txn) error) error {
 	return nil
 }
 
-func (e *executor) inPgxTx(ctx context.Context, fn func(txn) error) error {
+func (e *executor) inPgxTx(ctx context.Context, fn func(txn) ([]query, error)) error {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("taking a connection: %w", err)
 	}
 	defer conn.Close()
 	return conn.Raw(func(driverConn any) error {
-		pc := driverConn.(*stdlib.Conn).Conn()
-		tx, err := pc.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("beginning a transaction: %w", err)
+		t := &pgxTxn{conn: driverConn.(*stdlib.Conn).Conn()}
+		last, err := fn(t)
+		if err == nil {
+			err = t.run(ctx, append(last, query{sql: "COMMIT"}))
 		}
-		if err := fn(pgxTxn{tx}); err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return err
+		if err != nil && t.begun {
+			// Whatever state the failed batch left (an aborted transaction, or
+			// a COMMIT not reached), this ends it; the connection is clean.
+			_, _ = t.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("committing: %w", err)
-		}
-		return nil
+		return err
 	})
 }
 
@@ -156,13 +156,22 @@ func eachRow(rows *sql.Rows, err error) func(fn func(scan func(dest ...any) erro
 	}
 }
 
-type pgxTxn struct{ tx pgx.Tx }
+// pgxTxn runs a transaction's statements as pgx batches on one
+// connection; the first batch begins the transaction.
+type pgxTxn struct {
+	conn  *pgx.Conn
+	begun bool
+}
 
-func (t pgxTxn) run(ctx context.Context, qs []query) error {
+func (t *pgxTxn) run(ctx context.Context, qs []query) error {
 	if len(qs) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
+	if !t.begun {
+		t.begun = true
+		b.Queue("BEGIN").Exec(func(pgconn.CommandTag) error { return nil })
+	}
 	for _, q := range qs {
 		qq := b.Queue(q.sql, q.args...)
 		if q.row == nil {
@@ -179,5 +188,5 @@ func (t pgxTxn) run(ctx context.Context, qs []query) error {
 			return rows.Err()
 		})
 	}
-	return t.tx.SendBatch(ctx, b).Close()
+	return t.conn.SendBatch(ctx, b).Close()
 }

@@ -75,6 +75,10 @@ type Store struct {
 	events    map[string]bool // analysis events to queue
 	committer *committer
 	exec      *executor
+	sql       *statements
+	// lockSpace tells this store's advisory locks from those of other
+	// databases and schemas on the same PostgreSQL server.
+	lockSpace string
 	outboxed  chan struct{}
 }
 
@@ -107,11 +111,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Store{db: db, d: d, now: clock, rules: o.Rules, events: map[string]bool{}, outboxed: make(chan struct{}, 1)}
+	s := &Store{db: db, d: d, now: clock, rules: o.Rules, events: map[string]bool{}, outboxed: make(chan struct{}, 1), sql: renderStatements(d)}
 	for _, e := range o.AnalysisEvents {
 		s.events[e] = true
 	}
-	if s.exec, err = newExecutor(ctx, db, d); err != nil {
+	if s.lockSpace, err = d.lockSpace(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, classify(fmt.Errorf("reading the lock space: %w", err))
+	}
+	if s.exec, err = newExecutor(ctx, db, d, s.sql.all()); err != nil {
 		_ = db.Close()
 		return nil, classify(err)
 	}

@@ -32,28 +32,25 @@ func (s *Store) transact(ctx context.Context, ops []op) ([]Result, error) {
 		var results []Result
 		var st *state
 		var more []groupRef
-		err = s.exec.inTx(ctx, func(tx txn) error {
-			if err := tx.run(ctx, s.d.lockGroups(lockKeys(held))); err != nil {
-				return fmt.Errorf("locking groups: %w", err)
-			}
+		err = s.exec.inTx(ctx, func(tx txn) ([]query, error) {
 			st = newState()
-			if err := s.load(ctx, tx, st, ops); err != nil {
-				return err
+			if err := s.load(ctx, tx, st, ops, s.d.lockGroups(lockKeys(s.lockSpace, held))); err != nil {
+				return nil, err
 			}
 			unheld, err := s.loadIncidentsOfFiring(ctx, tx, st, held)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if len(unheld) > 0 {
 				more = unheld
-				return errRelock
+				return nil, errRelock
 			}
 			run := ruleRun{Rules: &s.rules, st: st, now: s.now().UTC().Truncate(time.Microsecond), events: s.events}
 			results = make([]Result, len(ops))
 			for i := range ops {
 				results[i] = run.apply(&ops[i])
 			}
-			return tx.run(ctx, s.writes(st, run.now))
+			return s.writes(st, run.now), nil
 		})
 		if err == nil {
 			if st != nil && len(st.events) > 0 {
@@ -90,21 +87,22 @@ func isConflict(err error) bool {
 }
 
 // lockKeys are the groups' advisory lock keys, sorted.
-func lockKeys(groups map[groupRef]bool) []int64 {
+func lockKeys(space string, groups map[groupRef]bool) []int64 {
 	keys := make([]int64, 0, len(groups))
 	for g := range groups {
-		keys = append(keys, groupLockKey(g))
+		keys = append(keys, groupLockKey(space, g))
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys)
 }
 
-// groupLockKey is FNV-1a 64 of the scope and key. Two groups that share a
-// key only wait for each other.
-func groupLockKey(g groupRef) int64 {
+// groupLockKey is FNV-1a 64 of the lock space (the database and schema:
+// advisory locks are shared by a whole PostgreSQL server) and the group.
+// Two groups that share a key only wait for each other.
+func groupLockKey(space string, g groupRef) int64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
-	for _, s := range [2]string{g.scope, g.key} {
+	for _, s := range [3]string{space, g.scope, g.key} {
 		for i := 0; i < len(s); i++ {
 			h = (h ^ uint64(s[i])) * prime
 		}
@@ -113,18 +111,19 @@ func groupLockKey(g groupRef) int64 {
 	return int64(h) //nolint:gosec // a lock key: any 64 bits do
 }
 
-// load reads, in one round trip, the rows the ops need: each group's open
-// and latest resolved incident, each alert's firing instance and the
-// instance it names, each watched heartbeat.
-func (s *Store) load(ctx context.Context, tx txn, st *state, ops []op) error {
-	var qs []query
-	groups := map[groupRef]bool{}
-	instances := map[instanceRef]bool{}
+// load takes the locks, then reads, in the same round trip, the rows the
+// ops need: each group's open and latest resolved incident, each alert's
+// firing instance and the instance it names, each watched heartbeat.
+func (s *Store) load(ctx context.Context, tx txn, st *state, ops []op, locks []query) error {
+	var groups, instances [][]any
+	seenGroup := map[groupRef]bool{}
+	seenInstance := map[instanceRef]bool{}
+	qs := locks
 	for i := range ops {
 		o := &ops[i]
-		if !groups[o.group] {
-			groups[o.group] = true
-			qs = append(qs, query{sql: selectGroup, args: []any{o.group.scope, o.group.key}, row: s.incidentScanner(st)})
+		if !seenGroup[o.group] {
+			seenGroup[o.group] = true
+			groups = append(groups, []any{o.group.scope, o.group.key})
 		}
 		switch {
 		case o.silent:
@@ -142,12 +141,14 @@ func (s *Store) load(ctx context.Context, tx txn, st *state, ops []op) error {
 			}})
 		case o.alert != nil && o.group.key != heartbeatGroupKey:
 			ref := instanceRef{alertRef{o.alert.Scope, o.alert.Fingerprint}, o.alert.StartsAt}
-			if !instances[ref] {
-				instances[ref] = true
-				qs = append(qs, query{sql: selectMembers, args: []any{ref.scope, ref.fingerprint, s.d.ts(ref.startsAt)}, row: s.memberScanner(st)})
+			if !seenInstance[ref] {
+				seenInstance[ref] = true
+				instances = append(instances, []any{ref.scope, ref.fingerprint, s.d.ts(ref.startsAt)})
 			}
 		}
 	}
+	qs = append(qs, s.sql.groups.queries(groups, s.incidentScanner(st))...)
+	qs = append(qs, s.sql.members.queries(instances, s.memberScanner(st))...)
 	if err := tx.run(ctx, qs); err != nil {
 		return fmt.Errorf("reading incidents: %w", err)
 	}
@@ -224,44 +225,51 @@ func (s *Store) memberScanner(st *state) func(scan func(...any) error) error {
 // before the members and events that refer to them.
 func (s *Store) writes(st *state, at time.Time) []query {
 	ts := s.d.ts
-	var qs []query
 	now := ts(at)
+	var updInc, insInc, updMem, insMem, closed, events [][]any
 	for _, inc := range st.incOrder {
-		if inc.dirty && !inc.isNew {
-			qs = append(qs, query{sql: updateIncident, args: []any{inc.id, inc.status, inc.severity, s.nullTS(inc.resolvedAt),
-				nullStr(inc.reason), now, ts(inc.lastSeenAt), inc.occurrences, inc.alertCount, inc.firingAlerts, inc.reopenCount}})
-		}
-	}
-	for _, inc := range st.incOrder {
-		if inc.isNew {
-			qs = append(qs, query{sql: insertIncident, args: []any{inc.id, inc.scope, inc.groupKey, inc.fingerprint, inc.project,
-				inc.source, inc.title, inc.description, inc.serviceName, inc.severity, inc.status, ts(inc.detectedAt),
-				s.nullTS(inc.resolvedAt), nullStr(inc.reason), now, ts(inc.lastSeenAt), inc.occurrences, inc.alertCount,
-				inc.firingAlerts, inc.reopenCount, inc.labels, inc.annotations, inc.generatorURL, nullStr(inc.previousID)}})
+		switch {
+		case inc.isNew:
+			insInc = append(insInc, []any{inc.id, inc.scope, inc.groupKey, inc.fingerprint, inc.project, inc.source,
+				inc.title, inc.description, inc.serviceName, inc.severity, inc.status, ts(inc.detectedAt),
+				s.nullTS(inc.resolvedAt), nullStr(inc.reason), now, now, ts(inc.lastSeenAt), inc.occurrences,
+				inc.alertCount, inc.firingAlerts, inc.reopenCount, inc.labels, inc.annotations, inc.generatorURL,
+				nullStr(inc.previousID)})
+		case inc.dirty:
+			updInc = append(updInc, []any{inc.id, inc.status, inc.severity, s.nullTS(inc.resolvedAt), nullStr(inc.reason),
+				now, ts(inc.lastSeenAt), inc.occurrences, inc.alertCount, inc.firingAlerts, inc.reopenCount})
 		}
 	}
 	for _, m := range st.memOrder {
-		if m.dirty && !m.isNew {
-			qs = append(qs, query{sql: updateMember, args: []any{m.ref.scope, m.ref.fingerprint, ts(m.ref.startsAt), m.status,
-				s.nullTS(m.endsAt), ts(m.lastSeenAt), m.occurrences}})
+		switch {
+		case m.isNew:
+			insMem = append(insMem, []any{m.incidentID, m.ref.scope, m.ref.fingerprint, m.status, ts(m.ref.startsAt),
+				s.nullTS(m.endsAt), m.title, m.severity, m.labels, m.annotations, ts(m.lastSeenAt), ts(m.lastSeenAt), m.occurrences})
+		case m.dirty:
+			updMem = append(updMem, []any{m.ref.scope, m.ref.fingerprint, ts(m.ref.startsAt), m.status,
+				s.nullTS(m.endsAt), ts(m.lastSeenAt), m.occurrences})
 		}
 	}
 	for _, c := range st.closed {
-		qs = append(qs, query{sql: closeMembers, args: []any{c.id, ts(c.endsAt), now}})
-	}
-	for _, m := range st.memOrder {
-		if m.isNew {
-			qs = append(qs, query{sql: insertMember, args: []any{m.incidentID, m.ref.scope, m.ref.fingerprint, m.status,
-				ts(m.ref.startsAt), s.nullTS(m.endsAt), m.title, m.severity, m.labels, m.annotations, ts(m.lastSeenAt), m.occurrences}})
-		}
-	}
-	for _, b := range st.beats {
-		qs = append(qs, query{sql: upsertHeartbeat, args: []any{b.scope, b.alertname, now}})
+		closed = append(closed, []any{c.id, ts(c.endsAt), now})
 	}
 	for _, e := range st.events {
-		qs = append(qs, query{sql: insertOutbox, args: []any{e.incidentID, e.name, e.key, now}})
+		events = append(events, []any{e.incidentID, e.name, e.key, now, now})
 	}
-	return qs
+	var qs []query
+	qs = append(qs, s.sql.updateIncidents.queries(updInc, nil)...)
+	qs = append(qs, s.sql.insertIncidents.queries(insInc, nil)...)
+	qs = append(qs, s.sql.updateMembers.queries(updMem, nil)...)
+	qs = append(qs, s.sql.closeMembers.queries(closed, nil)...)
+	qs = append(qs, s.sql.insertMembers.queries(insMem, nil)...)
+	last := map[string]bool{}
+	for i := len(st.beats) - 1; i >= 0; i-- { // one upsert per scope: the last beat
+		if b := st.beats[i]; !last[b.scope] {
+			last[b.scope] = true
+			qs = append(qs, query{sql: upsertHeartbeat, args: []any{b.scope, b.alertname, now, now}})
+		}
+	}
+	return append(qs, s.sql.insertOutbox.queries(events, nil)...)
 }
 
 func (s *Store) nullTS(t time.Time) any {
