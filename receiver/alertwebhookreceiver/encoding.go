@@ -33,6 +33,7 @@ const (
 
 // contentDecoder opens a decoding reader over a body.
 type contentDecoder struct {
+	name string // as in Content-Encoding; empty for a body sent as is
 	// state is the most memory the decoder holds of its own, whatever it decodes.
 	state int64
 	open  func(r io.Reader, limit int64) (io.ReadCloser, error)
@@ -82,6 +83,7 @@ func newEncodings(algorithms []string) encodings {
 			continue
 		}
 		if d, ok := contentDecoders[a]; ok {
+			d.name = a
 			e.allowed[a] = d
 			names = append(names, a)
 		}

@@ -230,7 +230,7 @@ func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *e
 		}
 		rc, err := dec.open(wire, r.bodyLimit)
 		if err != nil {
-			r.replyReadError(w, ep.id, err, wire)
+			r.replyReadError(w, ep.id, err, wire, dec.name)
 			return nil, false
 		}
 		defer rc.Close()
@@ -238,7 +238,7 @@ func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *e
 	}
 	body, err := bodyReader{limit: r.bodyLimit, hold: held}.read(src, hint)
 	if err != nil {
-		r.replyReadError(w, ep.id, err, wire)
+		r.replyReadError(w, ep.id, err, wire, dec.name)
 		return nil, false
 	}
 	return body, true
@@ -253,7 +253,7 @@ func (r *alertReceiver) readSigned(w http.ResponseWriter, req *http.Request, ep 
 	wire := &wireReader{r: req.Body}
 	raw, err := bodyReader{limit: r.bodyLimit, hold: held, sink: signed}.read(wire, req.ContentLength)
 	if err != nil {
-		r.replyReadError(w, ep.id, err, wire)
+		r.replyReadError(w, ep.id, err, wire, dec.name)
 		return nil, false
 	}
 	if !signed.valid() {
@@ -270,13 +270,13 @@ func (r *alertReceiver) readSigned(w http.ResponseWriter, req *http.Request, ep 
 	wire = &wireReader{r: bytes.NewReader(raw)}
 	rc, err := dec.open(wire, r.bodyLimit)
 	if err != nil {
-		r.replyReadError(w, ep.id, err, wire)
+		r.replyReadError(w, ep.id, err, wire, dec.name)
 		return nil, false
 	}
 	defer rc.Close()
 	body, err := bodyReader{limit: r.bodyLimit}.read(rc, -1)
 	if err != nil {
-		r.replyReadError(w, ep.id, err, wire)
+		r.replyReadError(w, ep.id, err, wire, dec.name)
 		return nil, false
 	}
 	return body, true
@@ -309,7 +309,7 @@ func (r *alertReceiver) refuse(w http.ResponseWriter, req *http.Request, integra
 // replyReadError answers a body that could not be read: over the limit (413),
 // over the budget (503), cut off by shutdown (503), not decodable (400), or
 // a connection that failed (400: nobody is left to read it).
-func (r *alertReceiver) replyReadError(w http.ResponseWriter, integration string, err error, wire *wireReader) {
+func (r *alertReceiver) replyReadError(w http.ResponseWriter, integration string, err error, wire *wireReader, encoding string) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge) || errors.As(wire.err, &tooLarge):
@@ -319,7 +319,7 @@ func (r *alertReceiver) replyReadError(w http.ResponseWriter, integration string
 	case r.conns.isDraining():
 		r.replyShuttingDown(w, integration)
 	case wire.err == nil:
-		r.reply(w, integration, http.StatusBadRequest, errorBody{Detail: "Could not decode the request body (Content-Encoding): " + truncate(err.Error(), 200)})
+		r.reply(w, integration, http.StatusBadRequest, errorBody{Detail: "Could not decode the " + encoding + " request body: " + truncate(err.Error(), 200)})
 	default:
 		r.reply(w, integration, http.StatusBadRequest, errorBody{Detail: "Could not read the request body: " + truncate(err.Error(), 200)})
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -49,7 +50,13 @@ func (b recordBuilder) identify(n *notification) {
 	kept := n.Alerts[:0]
 	for _, a := range n.Alerts {
 		a.Fingerprint = b.fingerprint(&a)
-		if problem := incident.FingerprintProblem(a.Fingerprint); problem != "" {
+		problem := incident.FingerprintProblem(a.Fingerprint)
+		if problem == "" && strings.ContainsRune(a.Fingerprint, utf8.RuneError) {
+			// JSON decoding replaced invalid UTF-8 with U+FFFD: two different
+			// fingerprints as sent would become one.
+			problem = "fingerprint is not valid UTF-8"
+		}
+		if problem != "" {
 			n.Rejected = append(n.Rejected, rejection{Index: a.Index, Reason: problem})
 			continue
 		}
