@@ -95,69 +95,130 @@ type bodyReader struct {
 // the next buffer errBudgetExhausted; the buffer's capacity is what the hold
 // accounts for, including the old and the new buffer while it grows.
 func (br bodyReader) read(src io.Reader, hint int64) ([]byte, error) {
-	ceiling := br.limit
-	if hint >= 0 && hint < ceiling {
-		ceiling = hint
+	f := br.start(src, hint)
+	for f.more() {
 	}
-	size := min(initialBodyBuffer, ceiling)
-	if !br.hold.grow(size) {
-		return nil, errBudgetExhausted
-	}
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) >= ceiling {
-				// Full at the announced length or at the limit: one more byte
-				// says whether the body ends here.
-				b, err := readByte(src)
-				if err == io.EOF {
-					return buf, nil
-				}
-				if err != nil {
-					return nil, err
-				}
-				if ceiling >= br.limit {
-					return nil, &http.MaxBytesError{Limit: br.limit}
-				}
-				// Longer than announced (a decoder's output, never net/http's
-				// body): read on up to the limit.
-				ceiling = br.limit
-				if buf, err = br.grow(buf, ceiling); err != nil {
-					return nil, err
-				}
-				br.emit([]byte{b})
-				buf = append(buf, b)
-				continue
-			}
-			var err error
-			if buf, err = br.grow(buf, ceiling); err != nil {
-				return nil, err
-			}
-		}
-		n, err := src.Read(buf[len(buf):cap(buf)])
-		if n > 0 {
-			br.emit(buf[len(buf) : len(buf)+n])
-			buf = buf[:len(buf)+n]
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
+	return f.result()
 }
 
-// grow doubles buf's capacity, up to ceiling, within the hold.
-func (br bodyReader) grow(buf []byte, ceiling int64) ([]byte, error) {
-	size := min(max(2*int64(cap(buf)), initialBodyBuffer), ceiling)
-	if !br.hold.grow(size) {
-		return nil, errBudgetExhausted
+// readAlerts reads a notification's body and counts its alerts as the bytes
+// arrive: past maxAlerts it stops reading and reports over, so that a body of
+// a few hundred thousand alerts is refused after its first few hundred
+// kilobytes, never read, buffered and decoded whole.
+func (br bodyReader) readAlerts(src io.Reader, hint int64, kind payloadKind, maxAlerts int) (body []byte, over bool, err error) {
+	f := br.start(src, hint)
+	// Each alert takes at least two bytes ("1,"): a shorter body cannot be over.
+	if hint < 0 || hint > 2*int64(maxAlerts) {
+		if alertsOver(f, kind, maxAlerts) {
+			return nil, true, nil
+		}
 	}
-	grown := make([]byte, len(buf), size)
-	copy(grown, buf)
-	br.hold.shrink(int64(cap(buf)))
-	return grown, nil
+	for f.more() {
+	}
+	body, err = f.result()
+	return body, false, err
+}
+
+func (br bodyReader) start(src io.Reader, hint int64) *filling {
+	f := &filling{br: br, src: src, ceiling: br.limit}
+	if hint >= 0 && hint < f.ceiling {
+		f.ceiling = hint
+	}
+	size := min(initialBodyBuffer, f.ceiling)
+	if !br.hold.grow(size) {
+		f.err = errBudgetExhausted
+		return f
+	}
+	f.buf = make([]byte, 0, size)
+	return f
+}
+
+// filling is a body being read into its buffer. As an io.Reader it hands on
+// the bytes it has read, reading more as they are asked for.
+type filling struct {
+	br      bodyReader
+	src     io.Reader
+	buf     []byte
+	ceiling int64 // the buffer grows up to this: the announced length or the limit
+	handed  int   // bytes of buf handed on by Read
+	err     error // io.EOF once the body is complete
+}
+
+// more reads the next bytes of the body; false once it is complete or failed.
+func (f *filling) more() bool {
+	if f.err != nil {
+		return false
+	}
+	if len(f.buf) == cap(f.buf) {
+		if int64(len(f.buf)) >= f.ceiling {
+			// Full at the announced length or at the limit: one more byte
+			// says whether the body ends here.
+			b, err := readByte(f.src)
+			switch {
+			case err != nil:
+				f.err = err
+				return false
+			case f.ceiling >= f.br.limit:
+				f.err = &http.MaxBytesError{Limit: f.br.limit}
+				return false
+			}
+			// Longer than announced (a decoder's output, never net/http's
+			// body): read on up to the limit.
+			f.ceiling = f.br.limit
+			if !f.grow() {
+				return false
+			}
+			f.br.emit([]byte{b})
+			f.buf = append(f.buf, b)
+			return true
+		}
+		if !f.grow() {
+			return false
+		}
+	}
+	n, err := f.src.Read(f.buf[len(f.buf):cap(f.buf)])
+	if n > 0 {
+		f.br.emit(f.buf[len(f.buf) : len(f.buf)+n])
+		f.buf = f.buf[:len(f.buf)+n]
+	}
+	if err != nil {
+		f.err = err
+		return n > 0
+	}
+	return true
+}
+
+// grow doubles the buffer's capacity, up to the ceiling, within the hold.
+func (f *filling) grow() bool {
+	size := min(max(2*int64(cap(f.buf)), initialBodyBuffer), f.ceiling)
+	if !f.br.hold.grow(size) {
+		f.err = errBudgetExhausted
+		return false
+	}
+	grown := make([]byte, len(f.buf), size)
+	copy(grown, f.buf)
+	f.br.hold.shrink(int64(cap(f.buf)))
+	f.buf = grown
+	return true
+}
+
+// Read hands on the bytes read so far that were not handed on yet.
+func (f *filling) Read(p []byte) (int, error) {
+	for f.handed == len(f.buf) {
+		if !f.more() && f.handed == len(f.buf) {
+			return 0, f.err
+		}
+	}
+	n := copy(p, f.buf[f.handed:])
+	f.handed += n
+	return n, nil
+}
+
+func (f *filling) result() ([]byte, error) {
+	if f.err != io.EOF {
+		return nil, f.err
+	}
+	return f.buf, nil
 }
 
 func (br bodyReader) emit(p []byte) {

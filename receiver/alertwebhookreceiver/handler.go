@@ -141,7 +141,7 @@ func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, e
 
 	var body []byte
 	if signed != nil {
-		if body, ok = r.readSigned(w, req, ep, dec, signed, now); !ok {
+		if body, ok = r.readSigned(w, req, ep, dec, kind, signed, now); !ok {
 			return
 		}
 	} else {
@@ -149,7 +149,7 @@ func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, e
 		// knows its sender. Nil (not budgeted) for authenticated senders.
 		held := ep.unauthenticated.hold()
 		defer held.release()
-		if body, ok = r.readBody(w, req, ep, dec, held); !ok {
+		if body, ok = r.readBody(w, req, ep, dec, kind, held); !ok {
 			return
 		}
 		if ep.secret == nil && !r.allow(w, ep, now) {
@@ -157,11 +157,6 @@ func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, e
 		}
 	}
 
-	if alertsOver(body, kind, r.maxAlerts) {
-		r.reply(w, ep.id, http.StatusRequestEntityTooLarge, errorBody{Detail: fmt.Sprintf(
-			"Request has more than %d alerts, the limit of max_alerts_per_request: split the notification (a finer group_by) or raise the limit", r.maxAlerts)})
-		return
-	}
 	var n *notification
 	var err error
 	switch kind {
@@ -219,8 +214,8 @@ func (r *alertReceiver) checkRepresentation(w http.ResponseWriter, req *http.Req
 
 // readBody reads and decodes the body of a sender that is authenticated (held
 // is nil) or that has no authentication to pass (the decoder's state and the
-// body count against held).
-func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *endpoint, dec contentDecoder, held *hold) ([]byte, bool) {
+// body count against held), and refuses it once it holds too many alerts.
+func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *endpoint, dec contentDecoder, kind payloadKind, held *hold) ([]byte, bool) {
 	wire := &wireReader{r: req.Body}
 	src, hint := io.Reader(wire), req.ContentLength
 	if dec.open != nil {
@@ -236,9 +231,19 @@ func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *e
 		defer rc.Close()
 		src, hint = rc, -1
 	}
-	body, err := bodyReader{limit: r.bodyLimit, hold: held}.read(src, hint)
-	if err != nil {
-		r.replyReadError(w, ep.id, err, wire, dec.name)
+	return r.readAlerts(w, ep, bodyReader{limit: r.bodyLimit, hold: held}, src, hint, kind, wire, dec.name)
+}
+
+// readAlerts reads a body, refusing it with 413 once it holds too many alerts.
+func (r *alertReceiver) readAlerts(w http.ResponseWriter, ep *endpoint, br bodyReader, src io.Reader, hint int64, kind payloadKind, wire *wireReader, encoding string) ([]byte, bool) {
+	body, over, err := br.readAlerts(src, hint, kind, r.maxAlerts)
+	switch {
+	case over:
+		r.reply(w, ep.id, http.StatusRequestEntityTooLarge, errorBody{Detail: fmt.Sprintf(
+			"Request has more than %d alerts, the limit of max_alerts_per_request: split the notification (a finer group_by) or raise the limit", r.maxAlerts)})
+		return nil, false
+	case err != nil:
+		r.replyReadError(w, ep.id, err, wire, encoding)
 		return nil, false
 	}
 	return body, true
@@ -247,14 +252,24 @@ func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *e
 // readSigned reads the body as sent within the endpoint's budget, hashing it
 // as it arrives; once the signature holds, the sender is known: the budget is
 // given back, a token is taken, and the body is decoded.
-func (r *alertReceiver) readSigned(w http.ResponseWriter, req *http.Request, ep *endpoint, dec contentDecoder, signed *signedRequest, now time.Time) ([]byte, bool) {
+func (r *alertReceiver) readSigned(w http.ResponseWriter, req *http.Request, ep *endpoint, dec contentDecoder, kind payloadKind, signed *signedRequest, now time.Time) ([]byte, bool) {
 	held := ep.unauthenticated.hold()
 	defer held.release()
 	wire := &wireReader{r: req.Body}
-	raw, err := bodyReader{limit: r.bodyLimit, hold: held, sink: signed}.read(wire, req.ContentLength)
-	if err != nil {
-		r.replyReadError(w, ep.id, err, wire, dec.name)
-		return nil, false
+	sent := bodyReader{limit: r.bodyLimit, hold: held, sink: signed}
+	var raw []byte
+	if dec.open == nil {
+		// Sent as is: its alerts can be counted as it arrives.
+		var ok bool
+		if raw, ok = r.readAlerts(w, ep, sent, wire, req.ContentLength, kind, wire, ""); !ok {
+			return nil, false
+		}
+	} else {
+		var err error
+		if raw, err = sent.read(wire, req.ContentLength); err != nil {
+			r.replyReadError(w, ep.id, err, wire, dec.name)
+			return nil, false
+		}
 	}
 	if !signed.valid() {
 		r.refuse(w, req, ep.id, reasonSignature)
@@ -274,12 +289,7 @@ func (r *alertReceiver) readSigned(w http.ResponseWriter, req *http.Request, ep 
 		return nil, false
 	}
 	defer rc.Close()
-	body, err := bodyReader{limit: r.bodyLimit}.read(rc, -1)
-	if err != nil {
-		r.replyReadError(w, ep.id, err, wire, dec.name)
-		return nil, false
-	}
-	return body, true
+	return r.readAlerts(w, ep, bodyReader{limit: r.bodyLimit}, rc, -1, kind, wire, dec.name)
 }
 
 // allow takes a token of the endpoint's bucket, or answers 429.

@@ -1,6 +1,7 @@
 package alertwebhookreceiver // import "github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver"
 
 import (
+	"io"
 	"strings"
 
 	jsoniter "github.com/json-iterator/go"
@@ -19,17 +20,11 @@ const (
 
 // alertsOver reports whether a payload holds more than limit alerts. It
 // counts the elements of the alerts array (the top-level array of a
-// Prometheus push) without decoding them and stops at the first one past the
-// limit, so that a body of a few hundred thousand alerts is refused in
-// milliseconds instead of being decoded into gigabytes. A body it cannot
-// follow is left to the parser, which says what is wrong with it.
-func alertsOver(body []byte, kind payloadKind, limit int) bool {
-	// Each alert takes at least two bytes ("1,"): a shorter body cannot be over.
-	if len(body) <= 2*limit {
-		return false
-	}
-	it := jsoniter.ConfigFastest.BorrowIterator(body)
-	defer jsoniter.ConfigFastest.ReturnIterator(it)
+// Prometheus push) as they are read, without decoding them, and stops at the
+// first one past the limit. A body it cannot follow is left to the parser,
+// which says what is wrong with it.
+func alertsOver(body io.Reader, kind payloadKind, limit int) bool {
+	it := jsoniter.Parse(jsoniter.ConfigFastest, body, 32<<10)
 	over := false
 	count := func(it *jsoniter.Iterator) {
 		n := 0

@@ -1,7 +1,9 @@
 package alertwebhookreceiver
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,7 +49,7 @@ func TestAlertsOver(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, alertsOver([]byte(tt.body), tt.kind, 10))
+			assert.Equal(t, tt.want, alertsOver(strings.NewReader(tt.body), tt.kind, 10))
 		})
 	}
 }
@@ -129,4 +131,33 @@ func TestRecomputedFingerprintIgnoresTheSendersOne(t *testing.T) {
 	recs := recordsOf(t, cfg, "/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
 	require.Len(t, recs, 1)
 	assert.Len(t, attrMap(recs[0])["alert.fingerprint"], 16)
+}
+
+// The count runs as the body arrives: a sender that has sent more alerts
+// than the limit is answered 413 without the rest of its body being awaited.
+func TestTooManyAlertsRefusedBeforeTheEnd(t *testing.T) {
+	for _, tt := range []struct {
+		name, path, headers string
+	}{
+		{"global endpoint", "/webhooks/alertmanager", ""},
+		{"secret integration", "/webhooks/prometheus/" + promID, "X-Webhook-Secret: " + promSecret + "\r\n"},
+		{"HMAC integration", "/webhooks/grafana/" + hmacID, "X-Grafana-Alerting-Signature: " + strings.Repeat("ab", 32) + "\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.MaxAlertsPerRequest = 100
+			_, base := startReceiver(t, cfg, newDedupConsumer())
+			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			require.NoError(t, err)
+			defer conn.Close()
+			first := minimalAlerts(500)
+			first = first[:len(first)-2] // the array and the body go on
+			_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n%s\r\n%s", tt.path, tt.headers, first)
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+		})
+	}
 }
