@@ -3,8 +3,10 @@ package alertwebhookreceiver // import "github.com/sre-copilot/incident-collecto
 import (
 	"compress/gzip"
 	"compress/zlib"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -44,17 +46,40 @@ var contentDecoders = map[string]contentDecoder{
 	"zlib": {state: flateState, open: openZlib},
 	// HTTP's "deflate" is the zlib format (RFC 9110 §8.4.1.2), as confighttp reads it.
 	"deflate": {state: flateState, open: openZlib},
-	"zstd": {state: maxDecoderState, open: func(r io.Reader, limit int64) (io.ReadCloser, error) {
-		zr, err := zstd.NewReader(r,
-			zstd.WithDecoderConcurrency(1), // no goroutines: one request, one reader
-			zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(maxZstdWindow),
-			zstd.WithDecoderMaxMemory(uint64(limit)))
-		if err != nil {
-			return nil, err
-		}
-		return zr.IOReadCloser(), nil
-	}},
+	"zstd": {state: maxDecoderState, open: openZstd},
+}
+
+func openZstd(r io.Reader, limit int64) (io.ReadCloser, error) {
+	zr, err := zstd.NewReader(r,
+		zstd.WithDecoderConcurrency(1), // no goroutines: one request, one reader
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxZstdWindow),
+		// zstd lowers the largest window to this: at the window, so that a small
+		// body limit does not refuse frames; the body reader holds the limit.
+		zstd.WithDecoderMaxMemory(uint64(max(limit, maxZstdWindow))))
+	if err != nil {
+		return nil, zstdLimit(err, limit)
+	}
+	return zstdReader{ReadCloser: zr.IOReadCloser(), limit: limit}, nil
+}
+
+// zstdReader reports a frame that decodes past the limit (zstd checks the
+// size a frame announces, and what it decodes) as the body limit it is.
+type zstdReader struct {
+	io.ReadCloser
+	limit int64
+}
+
+func (z zstdReader) Read(p []byte) (int, error) {
+	n, err := z.ReadCloser.Read(p)
+	return n, zstdLimit(err, z.limit)
+}
+
+func zstdLimit(err error, limit int64) error {
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return &http.MaxBytesError{Limit: limit}
+	}
+	return err
 }
 
 func openZlib(r io.Reader, _ int64) (io.ReadCloser, error) { return zlib.NewReader(r) }

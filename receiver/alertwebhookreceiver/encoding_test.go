@@ -40,6 +40,21 @@ func zstded(t testing.TB, b []byte, opts ...zstd.EOption) []byte {
 	return buf.Bytes()
 }
 
+// zstdStreamed writes in pieces, so that the frame does not announce its size.
+func zstdStreamed(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithWindowSize(1<<20))
+	require.NoError(t, err)
+	for len(b) > 0 {
+		n := min(len(b), 64<<10)
+		_, err = zw.Write(b[:n])
+		require.NoError(t, err)
+		b = b[n:]
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
 // Every answer is JSON, also for what confighttp used to refuse in plain
 // text: an unknown encoding is a 415, a corrupt body a 400, a bomb a 413.
 func TestContentEncodings(t *testing.T) {
@@ -48,6 +63,11 @@ func TestContentEncodings(t *testing.T) {
 	_, base := startReceiver(t, cfg, newDedupConsumer())
 	plain := fixture(t, "alertmanager/seed-example.json")
 	bomb := gzipped(t, append([]byte(`{"alerts":[],"pad":"`), make([]byte, 2<<20)...))
+	zstdBomb := zstded(t, append([]byte(`{"alerts":[],"pad":"`), make([]byte, 2<<20)...), zstd.WithEncoderConcurrency(1))
+	zstdStream := zstdStreamed(t, append([]byte(`{"alerts":[],"pad":"`), make([]byte, 2<<20)...))
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	zstdAnnounced := enc.EncodeAll(make([]byte, 9<<20), nil)
 	bigWindow := zstded(t, bytes.Repeat([]byte("x"), 1<<20), zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false))
 	tests := []struct {
 		name     string
@@ -68,6 +88,9 @@ func TestContentEncodings(t *testing.T) {
 		{"gzip cut short", "gzip", gzipped(t, plain)[:40], 400, "Could not decode the gzip request body: unexpected EOF"},
 		{"gzip header cut short", "gzip", gzipped(t, plain)[:4], 400, "Could not decode the gzip request body: unexpected EOF"},
 		{"gzip bomb", "gzip", bomb, 413, "Request body exceeds the limit of 1048576 bytes"},
+		{"zstd bomb, its size announced", "zstd", zstdBomb, 413, "Request body exceeds the limit of 1048576 bytes"},
+		{"zstd bomb, streamed", "zstd", zstdStream, 413, "Request body exceeds the limit of 1048576 bytes"},
+		{"zstd frame announcing 9 MiB", "zstd", zstdAnnounced, 413, "Request body exceeds the limit of 1048576 bytes"},
 		{"zstd window over 8 MiB", "zstd", bigWindow, 400, "Could not decode the zstd request body: window size exceeded"},
 	}
 	for _, tt := range tests {
