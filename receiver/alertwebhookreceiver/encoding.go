@@ -46,7 +46,7 @@ var contentDecoders = map[string]contentDecoder{
 	"zlib": {state: flateState, open: openZlib},
 	// HTTP's "deflate" is the zlib format (RFC 9110 §8.4.1.2), as confighttp reads it.
 	"deflate": {state: flateState, open: openZlib},
-	"zstd": {state: maxDecoderState, open: openZstd},
+	"zstd":    {state: maxDecoderState, open: openZstd},
 }
 
 func openZstd(r io.Reader, limit int64) (io.ReadCloser, error) {
