@@ -83,7 +83,9 @@ func TestShutdownCutsOffSlowClients(t *testing.T) {
 	for i, conn := range slow {
 		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		b, err := io.ReadAll(conn)
-		assert.NoError(t, err, "connection %d is closed, not left hanging", i)
+		// Closed: an end of stream, or a reset when the server had unread bytes.
+		var netErr net.Error
+		assert.False(t, errors.As(err, &netErr) && netErr.Timeout(), "connection %d is closed, not left hanging", i)
 		assert.Empty(t, b, "connection %d gets nothing", i)
 	}
 }
