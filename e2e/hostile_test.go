@@ -136,9 +136,38 @@ func TestGenerateHostileCorpus(t *testing.T) {
 		add(hostileRequest{Name: "Content-Type " + ct, Path: am, Headers: map[string]string{"Content-Type": ct}, Body: `{"alerts":[{"labels":{"alertname":"T"}}]}`, Code: 415})
 	}
 	for _, ce := range []string{"br", "compress", "x-unknown", "gzip, gzip"} {
-		add(hostileRequest{Name: "Content-Encoding " + ce, Path: am, Headers: map[string]string{"Content-Encoding": ce}, Body: `{"alerts":[{"labels":{"alertname":"T"}}]}`, Code: 400})
+		add(hostileRequest{Name: "Content-Encoding " + ce, Path: am, Headers: map[string]string{"Content-Encoding": ce}, Body: `{"alerts":[{"labels":{"alertname":"T"}}]}`, Code: 415})
 	}
 	add(hostileRequest{Name: "gzip header, plain body", Path: am, Headers: map[string]string{"Content-Encoding": "gzip"}, Body: `{"alerts":[]}`, Code: 400})
+	// Issue #10 and #11 reproductions that fit one request.
+	for _, g := range []struct {
+		gen  string
+		code int
+	}{{"gzip-truncated", 400}, {"alerts-430000", 413}, {"labels-64KiB", 400}} {
+		add(hostileRequest{Name: g.gen, Path: am, Generate: g.gen, Code: g.code})
+	}
+	for _, fp := range []string{`\u0000`, `zz\u0000X`, strings.Repeat("f", 8000), `a\ud800b`} {
+		add(hostileRequest{Name: "fingerprint " + fp[:min(len(fp), 20)], Path: am, Code: 400,
+			Body: `{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"` + fp + `"}]}`})
+	}
+	for _, field := range []string{"startsAt", "endsAt"} {
+		add(hostileRequest{Name: field + " past the year 9999 in UTC", Path: am, Code: 400,
+			Body: `{"alerts":[{"labels":{"alertname":"T"},"status":"resolved","` + field + `":"9999-12-31T23:59:59-23:59"}]}`})
+	}
+	add(hostileRequest{Name: "no alertname: stored under its labels", Path: am, Expect: "2xx",
+		Body: `{"alerts":[{"labels":{"service":"hostile-no-alertname"}}]}`})
+	hmac := "/webhooks/grafana/" + hmacID
+	for _, h := range []struct {
+		name string
+		h    map[string]string
+	}{
+		{"no signature", nil},
+		{"signature not hex", map[string]string{"X-Grafana-Alerting-Signature": "zz"}},
+		{"signature of another body", map[string]string{"X-Grafana-Alerting-Signature": strings.Repeat("ab", 32)}},
+		{"the secret as a Bearer token", map[string]string{"Authorization": "Bearer " + hmacSecret}},
+	} {
+		add(hostileRequest{Name: "HMAC: " + h.name, Path: hmac, Headers: h.h, Body: `{"alerts":[{"labels":{"alertname":"T"}}]}`, Code: 403})
+	}
 	// Methods.
 	for _, p := range []string{am, graf, push, "/webhooks/prometheus/" + promID} {
 		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
@@ -200,6 +229,18 @@ func generatedBody(t *testing.T, r *hostileRequest, req *http.Request) []byte {
 		return []byte(b.String())
 	case "deep-nesting":
 		return []byte(`{"alerts":` + strings.Repeat("[", 200000) + strings.Repeat("]", 200000) + `}`)
+	case "gzip-truncated":
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write([]byte(`{"alerts":[{"labels":{"alertname":"T"}}]}`))
+		_ = zw.Close()
+		req.Header.Set("Content-Encoding", "gzip")
+		return buf.Bytes()[:buf.Len()/2]
+	case "alerts-430000":
+		// About 18 MB of minimal alerts, within the body limit: refused by count.
+		return manyAlerts(430_000, "A")
+	case "labels-64KiB":
+		return []byte(`{"alerts":[{"labels":{"alertname":"Big","v":"` + strings.Repeat("x", 64<<10) + `"}}]}`)
 	case "huge-header":
 		req.Header.Set("X-Pad", strings.Repeat("p", 2<<20))
 		return []byte(`{"alerts":[{"labels":{"alertname":"T"}}]}`)
@@ -269,7 +310,7 @@ func TestHostileInput(t *testing.T) {
 	resp, err := http.Get(c.base + "/health")
 	require.NoError(t, err, "the collector is still up")
 	resp.Body.Close()
-	record(t, "hostile input", fmt.Sprintf("%d requests from testdata/hostile/corpus.json (malformed JSON, wrong types, nulls, 10 000 labels, deep nesting, invalid UTF-8, 25 MiB body, gzip bomb, unknown encodings and types, wrong methods, odd ids, huge headers) and a client sending headers byte by byte; %d valid alerts in between",
+	record(t, "hostile input", fmt.Sprintf("%d requests from testdata/hostile/corpus.json (malformed JSON, wrong types, nulls, 10 000 labels, deep nesting, invalid UTF-8, 25 MiB body, gzip bomb, truncated gzip, 430 000 alerts, NUL and 8 000-byte fingerprints, years past 9999, unsigned HMAC requests, unknown encodings and types, wrong methods, odd ids, huge headers) and a client sending headers byte by byte; %d valid alerts in between",
 		len(corpus), len(valid)),
 		fmt.Sprintf("answers %s; no 5xx; slow client cut off; RSS %.0f MB after; valid alerts lost %d", tally(classes), float64(rss)/(1<<20), lost))
 }

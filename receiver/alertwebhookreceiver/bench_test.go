@@ -69,6 +69,7 @@ func BenchmarkBuildRecords(b *testing.B) {
 		note, err := parseGroup(groupOf(n), incident.SourceAlertmanager, time.Now())
 		require.NoError(b, err)
 		builder := newRecordBuilder(FingerprintConfig{}, "bench")
+		builder.identify(note)
 		ep := &endpoint{id: typeAlertmanager, typ: typeAlertmanager}
 		b.Run(fmt.Sprintf("alerts=%d", n), func(b *testing.B) {
 			b.ReportAllocs()

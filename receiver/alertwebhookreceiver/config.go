@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -42,6 +45,16 @@ type Config struct {
 	// Fingerprint controls how the dedup key of an alert is chosen.
 	Fingerprint FingerprintConfig `mapstructure:"fingerprint"`
 
+	// MaxAlertsPerRequest bounds the alerts of one notification; a request
+	// over it is answered 413. 0 means defaultMaxAlertsPerRequest.
+	MaxAlertsPerRequest int `mapstructure:"max_alerts_per_request"`
+
+	// UnauthenticatedBodyBudget bounds, for each endpoint that reads a body
+	// before it knows the sender (an HMAC integration, the global endpoint
+	// without a secret), the bytes those reads hold at once. 0 means
+	// minUnauthenticatedBodyBudget of max_request_body_size.
+	UnauthenticatedBodyBudget int64 `mapstructure:"unauthenticated_body_budget"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -50,7 +63,10 @@ type Config struct {
 type AlertmanagerConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 	// Secret, when set, is required on every request.
-	Secret configopaque.String `mapstructure:"secret"`
+	Secret       configopaque.String `mapstructure:"secret"`
+	AllowedCIDRs []string            `mapstructure:"allowed_cidrs"`
+	// RateLimit overrides the receiver-wide default for the global endpoint.
+	RateLimit *RateLimitConfig `mapstructure:"rate_limit"`
 }
 
 // IntegrationConfig declares one per-project integration.
@@ -76,8 +92,8 @@ type RateLimitConfig struct {
 type SignatureConfig struct {
 	// Header carries the lowercase hex HMAC-SHA256(secret, signed string).
 	Header string `mapstructure:"header"`
-	// TimestampHeader, when set, carries a Unix timestamp in seconds and the
-	// signed string becomes "<timestamp>:<body>".
+	// TimestampHeader, when set, carries a Unix timestamp (seconds or
+	// milliseconds) and the signed string becomes "<timestamp>:<body>".
 	TimestampHeader string `mapstructure:"timestamp_header"`
 	// MaxSkew bounds how far the timestamp may be from now.
 	MaxSkew time.Duration `mapstructure:"max_skew"`
@@ -103,7 +119,20 @@ const (
 	defaultReadTimeout       = 30 * time.Second
 	// confighttp's own default for max_request_body_size.
 	defaultMaxRequestBodySize = 20 << 20
+	// Alertmanager and Grafana put every alert of a group in one notification
+	// (Alertmanager's max_alerts is 0, unlimited, by default). Groups of a few
+	// thousand alerts happen in real outages; 10 000 alerts of the usual
+	// 0.5–2 KiB are what the default 20 MiB body holds anyway, so only
+	// synthetic, minimal alerts go past it.
+	defaultMaxAlertsPerRequest = 10_000
+	// maxIDLen bounds an integration id: it is a path segment, a metric
+	// attribute and the store's dedup scope.
+	maxIDLen = 128
 )
+
+// Integration ids that would share a dedup scope with something else: the
+// global endpoint's records and the exporter's records that name no integration.
+var reservedIDs = []string{typeAlertmanager, "default"}
 
 func createDefaultConfig() *Config {
 	httpCfg := confighttp.NewDefaultServerConfig()
@@ -129,6 +158,21 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.RateLimit.validate(); err != nil {
 		errs = append(errs, fmt.Errorf("rate_limit: %w", err))
+	}
+	if err := cfg.Alertmanager.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("alertmanager: %w", err))
+	}
+	if cfg.MaxAlertsPerRequest < 0 {
+		errs = append(errs, fmt.Errorf("max_alerts_per_request must not be negative, got %d", cfg.MaxAlertsPerRequest))
+	}
+	if b := cfg.UnauthenticatedBodyBudget; b != 0 {
+		if least := minUnauthenticatedBodyBudget(cfg.bodyLimit()); b < least {
+			errs = append(errs, fmt.Errorf("unauthenticated_body_budget %d is too small: with http.max_request_body_size %d it must be at least %d "+
+				"(twice the body limit, which a growing buffer briefly holds, plus a decoder's state)", b, cfg.bodyLimit(), least))
+		}
+	}
+	if err := validateEncodings(cfg.HTTP.CompressionAlgorithms); err != nil {
+		errs = append(errs, fmt.Errorf("http.compression_algorithms: %w", err))
 	}
 	seen := make(map[string]bool, len(cfg.Integrations))
 	for i := range cfg.Integrations {
@@ -156,13 +200,54 @@ func (r RateLimitConfig) validate() error {
 	return nil
 }
 
+func (am *AlertmanagerConfig) validate() error {
+	var errs []error
+	if err := validateCIDRs(am.AllowedCIDRs); err != nil {
+		errs = append(errs, err)
+	}
+	if am.RateLimit != nil {
+		if err := am.RateLimit.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("rate_limit: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateCIDRs(cidrs []string) error {
+	var errs []error
+	for _, c := range cidrs {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			errs = append(errs, fmt.Errorf("allowed_cidrs: %q is not a CIDR: %w", c, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateID refuses ids that cannot be routed (the id is one path segment
+// that every HTTP client sends unchanged) or that would share a dedup scope
+// with the global endpoint or the exporter's default scope.
+func validateID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("id must not be empty")
+	case len(id) > maxIDLen:
+		return fmt.Errorf("id of %d bytes is longer than %d", len(id), maxIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("id %q is not valid UTF-8", id)
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return fmt.Errorf("id %q must not contain control characters", id)
+	case strings.ContainsAny(id, "/?#%\\") || strings.TrimSpace(id) != id || id == "." || id == "..":
+		return fmt.Errorf("id %q must be one path segment without blanks at its ends, '/', '\\', '?', '#' or '%%', and not '.' or '..'", id)
+	case slices.Contains(reservedIDs, id):
+		return fmt.Errorf("id %q is reserved: %q is the global endpoint's dedup scope and %q the store's scope for records without an integration", id, typeAlertmanager, "default")
+	}
+	return nil
+}
+
 func (in *IntegrationConfig) validate() error {
 	var errs []error
-	switch {
-	case in.ID == "":
-		errs = append(errs, errors.New("id must not be empty"))
-	case strings.ContainsAny(in.ID, "/?#%") || strings.TrimSpace(in.ID) != in.ID:
-		errs = append(errs, fmt.Errorf("id %q must be one path segment without blanks, '/', '?', '#' or '%%'", in.ID))
+	if err := validateID(in.ID); err != nil {
+		errs = append(errs, err)
 	}
 	if in.Type != typePrometheus && in.Type != typeGrafana {
 		errs = append(errs, fmt.Errorf("type %q is unknown: use %q or %q", in.Type, typePrometheus, typeGrafana))
@@ -170,10 +255,8 @@ func (in *IntegrationConfig) validate() error {
 	if in.Secret == "" {
 		errs = append(errs, errors.New("secret must not be empty"))
 	}
-	for _, c := range in.AllowedCIDRs {
-		if _, err := netip.ParsePrefix(c); err != nil {
-			errs = append(errs, fmt.Errorf("allowed_cidrs: %q is not a CIDR: %w", c, err))
-		}
+	if err := validateCIDRs(in.AllowedCIDRs); err != nil {
+		errs = append(errs, err)
 	}
 	if in.RateLimit != nil {
 		if err := in.RateLimit.validate(); err != nil {
@@ -189,6 +272,36 @@ func (in *IntegrationConfig) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bodyLimit is http.max_request_body_size with confighttp's default filled in.
+func (cfg *Config) bodyLimit() int64 {
+	if cfg.HTTP.MaxRequestBodySize <= 0 {
+		return defaultMaxRequestBodySize
+	}
+	return cfg.HTTP.MaxRequestBodySize
+}
+
+func (cfg *Config) maxAlertsPerRequest() int {
+	if cfg.MaxAlertsPerRequest == 0 {
+		return defaultMaxAlertsPerRequest
+	}
+	return cfg.MaxAlertsPerRequest
+}
+
+func (cfg *Config) unauthenticatedBodyBudget() int64 {
+	if cfg.UnauthenticatedBodyBudget == 0 {
+		return minUnauthenticatedBodyBudget(cfg.bodyLimit())
+	}
+	return cfg.UnauthenticatedBodyBudget
+}
+
+// minUnauthenticatedBodyBudget lets one body of the largest size be read on
+// an otherwise idle endpoint, so that a lone legitimate sender is never
+// refused for ever: while its buffer grows it briefly holds the old and the
+// new one (under twice the body), and a decoder holds up to maxDecoderState.
+func minUnauthenticatedBodyBudget(bodyLimit int64) int64 {
+	return 2*bodyLimit + maxDecoderState
 }
 
 // signatureHeader and maxSkew give the effective values, defaults filled in.

@@ -2,6 +2,7 @@ package alertwebhookreceiver
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, RateLimitConfig{RequestsPerSecond: 100, Burst: 200}, cfg.RateLimit)
 	assert.Equal(t, 10*time.Second, cfg.HTTP.ReadHeaderTimeout)
 	assert.False(t, cfg.Fingerprint.Recompute)
+	assert.Equal(t, 10_000, cfg.maxAlertsPerRequest())
+	assert.EqualValues(t, 2*(20<<20)+maxDecoderState, cfg.unauthenticatedBodyBudget(), "twice the body limit and a decoder")
 }
 
 func TestLoadConfigFull(t *testing.T) {
@@ -43,6 +46,10 @@ func TestLoadConfigFull(t *testing.T) {
 	assert.EqualValues(t, 1048576, cfg.HTTP.MaxRequestBodySize)
 	assert.Equal(t, "/healthz", cfg.HealthPath)
 	assert.Equal(t, "global-secret", string(cfg.Alertmanager.Secret))
+	assert.Equal(t, []string{"10.0.0.0/8"}, cfg.Alertmanager.AllowedCIDRs)
+	assert.Equal(t, &RateLimitConfig{RequestsPerSecond: 20, Burst: 40}, cfg.Alertmanager.RateLimit)
+	assert.Equal(t, 2000, cfg.MaxAlertsPerRequest)
+	assert.EqualValues(t, 16<<20, cfg.UnauthenticatedBodyBudget)
 	require.Len(t, cfg.Integrations, 2)
 	prom := cfg.Integrations[0]
 	assert.Equal(t, "550e8400-e29b-41d4-a716-446655440000", prom.ID)
@@ -89,6 +96,19 @@ func TestValidate(t *testing.T) {
 		{"negative burst", func(c *Config) { c.RateLimit.Burst = -1 }, "burst must be positive"},
 		{"zero integration rate", func(c *Config) { c.Integrations[0].RateLimit = &RateLimitConfig{RequestsPerSecond: 0, Burst: 1} }, "requests_per_second must be positive"},
 		{"relative health path", func(c *Config) { c.HealthPath = "health" }, "must start with '/'"},
+		{"global endpoint's id", func(c *Config) { c.Integrations[0].ID = "alertmanager" }, `integrations[0]: id "alertmanager" is reserved`},
+		{"store's default scope", func(c *Config) { c.Integrations[0].ID = "default" }, `integrations[0]: id "default" is reserved`},
+		{"control character in id", func(c *Config) { c.Integrations[0].ID = "a\x00b" }, "must not contain control characters"},
+		{"newline in id", func(c *Config) { c.Integrations[0].ID = "a\nb" }, "must not contain control characters"},
+		{"invalid UTF-8 in id", func(c *Config) { c.Integrations[0].ID = "a\xffb" }, "is not valid UTF-8"},
+		{"id of 129 bytes", func(c *Config) { c.Integrations[0].ID = strings.Repeat("a", 129) }, "id of 129 bytes is longer than 128"},
+		{"dot-dot id", func(c *Config) { c.Integrations[0].ID = ".." }, "one path segment"},
+		{"backslash in id", func(c *Config) { c.Integrations[0].ID = `a\b` }, "one path segment"},
+		{"global endpoint bad cidr", func(c *Config) { c.Alertmanager.AllowedCIDRs = []string{"nope"} }, `alertmanager: allowed_cidrs: "nope" is not a CIDR`},
+		{"global endpoint zero rate", func(c *Config) { c.Alertmanager.RateLimit = &RateLimitConfig{Burst: 1} }, "alertmanager: rate_limit: requests_per_second must be positive"},
+		{"negative max alerts", func(c *Config) { c.MaxAlertsPerRequest = -1 }, "max_alerts_per_request must not be negative"},
+		{"budget below twice the body limit", func(c *Config) { c.UnauthenticatedBodyBudget = 40 << 20 }, "unauthenticated_body_budget 41943040 is too small"},
+		{"an encoding the receiver does not decode", func(c *Config) { c.HTTP.CompressionAlgorithms = []string{"gzip", "snappy"} }, `http.compression_algorithms: "snappy" is not decoded by this receiver`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package alertwebhookreceiver // import "github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver"
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -103,52 +104,61 @@ func (r *alertReceiver) serveHealth(w http.ResponseWriter, req *http.Request) {
 	r.reply(w, "health", http.StatusOK, healthBody{Status: "healthy"})
 }
 
-// serveWebhook runs one delivery: source → secret → rate limit → body →
-// signature → parse → consume → answer. Checks that need no body come first,
-// so refused requests cost little.
+// serveWebhook runs one delivery. Every check that needs no body comes
+// first, and a body is read only once its sender is authenticated, except
+// where the body is the credential (an HMAC signature) or there is none (the
+// global endpoint without a secret): those reads are bounded by the
+// endpoint's unauthenticated budget. A rate-limit token is taken only by an
+// authenticated request (on the open global endpoint, by a complete one), so
+// that strangers cannot spend a sender's tokens.
 func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, ep *endpoint, kind payloadKind) {
 	now := r.now()
 	if !sourceAllowed(ep.cidrs, req.RemoteAddr) {
-		r.reply(w, ep.id, http.StatusForbidden, errorBody{Detail: detailBadSource})
+		r.refuse(w, req, ep.id, reasonSource)
 		return
 	}
-	if ep.secret != nil && ep.signature == nil && !ep.secret.checkSecret(req) {
-		r.reply(w, ep.id, http.StatusForbidden, errorBody{Detail: detailBadSecret})
-		return
-	}
-	if ok, wait := ep.limit.allow(now); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(wait))
-		r.reply(w, ep.id, http.StatusTooManyRequests, errorBody{
-			Detail: fmt.Sprintf("Too many webhook requests. Please retry after %d seconds.", wait),
-		})
-		return
-	}
-	if !isJSONContentType(req.Header.Get("Content-Type")) {
-		r.reply(w, ep.id, http.StatusUnsupportedMediaType, errorBody{
-			Detail: "Unsupported Content-Type " + strconv.Quote(truncate(req.Header.Get("Content-Type"), 64)) + ": send application/json",
-		})
-		return
-	}
-	body, err := readBody(req, r.bodyLimit)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			r.reply(w, ep.id, http.StatusRequestEntityTooLarge, errorBody{
-				Detail: fmt.Sprintf("Request body exceeds the limit of %d bytes", tooLarge.Limit),
-			})
+	var signed *signedRequest
+	switch {
+	case ep.signature != nil:
+		var reason string
+		if signed, reason = ep.secret.beginSignature(ep.signature, req, now); signed == nil {
+			r.refuse(w, req, ep.id, reason)
 			return
 		}
-		r.reply(w, ep.id, http.StatusBadRequest, errorBody{Detail: "Could not read the request body: " + truncate(err.Error(), 200)})
+	case ep.secret != nil:
+		if !ep.secret.checkSecret(req) {
+			r.refuse(w, req, ep.id, reasonSecret)
+			return
+		}
+		if !r.allow(w, ep, now) {
+			return
+		}
+	}
+	dec, ok := r.checkRepresentation(w, req, ep)
+	if !ok {
 		return
 	}
-	if ep.signature != nil {
-		if detail := ep.secret.checkSignature(ep.signature, req, body, now); detail != "" {
-			r.reply(w, ep.id, http.StatusForbidden, errorBody{Detail: detail})
+
+	var body []byte
+	if signed != nil {
+		if body, ok = r.readSigned(w, req, ep, dec, kind, signed, now); !ok {
+			return
+		}
+	} else {
+		// Held until the answer: the global endpoint without a secret never
+		// knows its sender. Nil (not budgeted) for authenticated senders.
+		held := ep.unauthenticated.hold()
+		defer held.release()
+		if body, ok = r.readBody(w, req, ep, dec, kind, held); !ok {
+			return
+		}
+		if ep.secret == nil && !r.allow(w, ep, now) {
 			return
 		}
 	}
 
 	var n *notification
+	var err error
 	switch kind {
 	case kindPrometheusPush:
 		n, err = parsePush(body, now)
@@ -157,11 +167,208 @@ func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, e
 	default:
 		n, err = parseGroup(body, incident.SourceAlertmanager, now)
 	}
+	if err == nil {
+		r.records.identify(n)
+		err = n.usable()
+	}
 	if err != nil {
 		r.reply(w, ep.id, http.StatusBadRequest, errorBody{Detail: err.Error()})
 		return
 	}
+	conn := connOf(req)
+	if !r.conns.enterPipeline(conn) {
+		r.replyShuttingDown(w, ep.id)
+		return
+	}
+	defer r.conns.leavePipeline(conn)
 	r.consume(w, req, ep, n, now)
+}
+
+// checkRepresentation refuses, before any byte is read, a body that is not
+// JSON, an encoding that is not accepted, and a length over the limit. It
+// returns the body's decoder.
+func (r *alertReceiver) checkRepresentation(w http.ResponseWriter, req *http.Request, ep *endpoint) (contentDecoder, bool) {
+	if !isJSONContentType(req.Header.Get("Content-Type")) {
+		r.reply(w, ep.id, http.StatusUnsupportedMediaType, errorBody{
+			Detail: "Unsupported Content-Type " + strconv.Quote(truncate(req.Header.Get("Content-Type"), 64)) + ": send application/json",
+		})
+		return contentDecoder{}, false
+	}
+	dec, ok := r.encodings.decoder(req.Header.Get("Content-Encoding"))
+	if !ok {
+		detail := "Unsupported Content-Encoding " + strconv.Quote(truncate(req.Header.Get("Content-Encoding"), 64))
+		if r.encodings.names != "" {
+			detail += ": send the body as is or encoded with " + r.encodings.names
+		} else {
+			detail += ": send the body as is"
+		}
+		r.reply(w, ep.id, http.StatusUnsupportedMediaType, errorBody{Detail: detail})
+		return contentDecoder{}, false
+	}
+	if req.ContentLength > r.bodyLimit {
+		r.replyTooLarge(w, ep.id)
+		return contentDecoder{}, false
+	}
+	return dec, true
+}
+
+// readBody reads and decodes the body of a sender that is authenticated (held
+// is nil) or that has no authentication to pass (the decoder's state and the
+// body count against held), and refuses it once it holds too many alerts.
+func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *endpoint, dec contentDecoder, kind payloadKind, held *hold) ([]byte, bool) {
+	wire := &wireReader{r: req.Body}
+	src, hint := io.Reader(wire), req.ContentLength
+	if dec.open != nil {
+		if !held.grow(dec.state) {
+			r.replyBudgetExhausted(w, ep.id)
+			return nil, false
+		}
+		rc, err := dec.open(wire, r.bodyLimit)
+		if err != nil {
+			r.replyReadError(w, ep.id, err, wire, dec.name)
+			return nil, false
+		}
+		defer rc.Close()
+		src, hint = rc, -1
+	}
+	return r.readAlerts(w, ep, bodyReader{limit: r.bodyLimit, hold: held}, src, hint, kind, wire, dec.name)
+}
+
+// readAlerts reads a body, refusing it with 413 once it holds too many alerts.
+func (r *alertReceiver) readAlerts(w http.ResponseWriter, ep *endpoint, br bodyReader, src io.Reader, hint int64, kind payloadKind, wire *wireReader, encoding string) ([]byte, bool) {
+	body, over, err := br.readAlerts(src, hint, kind, r.maxAlerts)
+	switch {
+	case over:
+		r.reply(w, ep.id, http.StatusRequestEntityTooLarge, errorBody{Detail: fmt.Sprintf(
+			"Request has more than %d alerts, the limit of max_alerts_per_request: split the notification (a finer group_by) or raise the limit", r.maxAlerts)})
+		return nil, false
+	case err != nil:
+		r.replyReadError(w, ep.id, err, wire, encoding)
+		return nil, false
+	}
+	return body, true
+}
+
+// readSigned reads the body as sent within the endpoint's budget, hashing it
+// as it arrives; once the signature holds, the sender is known: the budget is
+// given back, a token is taken, and the body is decoded.
+func (r *alertReceiver) readSigned(w http.ResponseWriter, req *http.Request, ep *endpoint, dec contentDecoder, kind payloadKind, signed *signedRequest, now time.Time) ([]byte, bool) {
+	held := ep.unauthenticated.hold()
+	defer held.release()
+	wire := &wireReader{r: req.Body}
+	sent := bodyReader{limit: r.bodyLimit, hold: held, sink: signed}
+	var raw []byte
+	if dec.open == nil {
+		// Sent as is: its alerts can be counted as it arrives.
+		var ok bool
+		if raw, ok = r.readAlerts(w, ep, sent, wire, req.ContentLength, kind, wire, ""); !ok {
+			return nil, false
+		}
+	} else {
+		var err error
+		if raw, err = sent.read(wire, req.ContentLength); err != nil {
+			r.replyReadError(w, ep.id, err, wire, dec.name)
+			return nil, false
+		}
+	}
+	if !signed.valid() {
+		r.refuse(w, req, ep.id, reasonSignature)
+		return nil, false
+	}
+	held.release()
+	if !r.allow(w, ep, now) {
+		return nil, false
+	}
+	if dec.open == nil {
+		return raw, true
+	}
+	wire = &wireReader{r: bytes.NewReader(raw)}
+	rc, err := dec.open(wire, r.bodyLimit)
+	if err != nil {
+		r.replyReadError(w, ep.id, err, wire, dec.name)
+		return nil, false
+	}
+	defer rc.Close()
+	return r.readAlerts(w, ep, bodyReader{limit: r.bodyLimit}, rc, -1, kind, wire, dec.name)
+}
+
+// allow takes a token of the endpoint's bucket, or answers 429.
+func (r *alertReceiver) allow(w http.ResponseWriter, ep *endpoint, now time.Time) bool {
+	ok, wait := ep.limit.allow(now)
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		r.reply(w, ep.id, http.StatusTooManyRequests, errorBody{
+			Detail: fmt.Sprintf("Too many webhook requests. Please retry after %d seconds.", wait),
+		})
+	}
+	return ok
+}
+
+// refuse answers a sender that is not authenticated (or not from an allowed
+// address) with 403, and counts it.
+func (r *alertReceiver) refuse(w http.ResponseWriter, req *http.Request, integration, reason string) {
+	if r.telemetry != nil {
+		r.telemetry.AlertwebhookAuthFailures.Add(context.Background(), 1, r.authAttrs.get(refusalKey{integration, reason}))
+	}
+	if ce := r.logger.Check(zap.DebugLevel, "Webhook sender refused"); ce != nil {
+		ce.Write(zap.String("integration", integration), zap.String("reason", reason), zap.String("peer", req.RemoteAddr))
+	}
+	r.reply(w, integration, http.StatusForbidden, errorBody{Detail: refusalDetails[reason]})
+}
+
+// replyReadError answers a body that could not be read: over the limit (413),
+// over the budget (503), cut off by shutdown (503), not decodable (400), or
+// a connection that failed (400: nobody is left to read it).
+func (r *alertReceiver) replyReadError(w http.ResponseWriter, integration string, err error, wire *wireReader, encoding string) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge) || errors.As(wire.err, &tooLarge):
+		r.replyTooLarge(w, integration)
+	case errors.Is(err, errBudgetExhausted):
+		r.replyBudgetExhausted(w, integration)
+	case r.conns.isDraining():
+		r.replyShuttingDown(w, integration)
+	case wire.err == nil:
+		r.reply(w, integration, http.StatusBadRequest, errorBody{Detail: "Could not decode the " + encoding + " request body: " + truncate(err.Error(), 200)})
+	default:
+		r.reply(w, integration, http.StatusBadRequest, errorBody{Detail: "Could not read the request body: " + truncate(err.Error(), 200)})
+	}
+}
+
+func (r *alertReceiver) replyTooLarge(w http.ResponseWriter, integration string) {
+	r.reply(w, integration, http.StatusRequestEntityTooLarge, errorBody{
+		Detail: fmt.Sprintf("Request body exceeds the limit of %d bytes", r.bodyLimit),
+	})
+}
+
+func (r *alertReceiver) replyBudgetExhausted(w http.ResponseWriter, integration string) {
+	w.Header().Set("Retry-After", retryAfterUnavailable)
+	r.reply(w, integration, http.StatusServiceUnavailable, errorBody{
+		Detail: "Too many request bodies from unauthenticated senders in flight, retry later",
+	})
+}
+
+func (r *alertReceiver) replyShuttingDown(w http.ResponseWriter, integration string) {
+	w.Header().Set("Retry-After", retryAfterUnavailable)
+	r.reply(w, integration, http.StatusServiceUnavailable, errorBody{Detail: "The collector is shutting down, retry later"})
+}
+
+// serveHTTPError answers, in JSON, what confighttp refuses before the
+// receiver sees a request: an auth extension's failure (401).
+func (r *alertReceiver) serveHTTPError(w http.ResponseWriter, req *http.Request, _ string, status int) {
+	integration := integrationUnknown
+	if ep, _, _ := r.route(req.URL.Path); ep != nil {
+		integration = ep.id
+	}
+	if status == http.StatusUnauthorized {
+		if r.telemetry != nil {
+			r.telemetry.AlertwebhookAuthFailures.Add(context.Background(), 1, r.authAttrs.get(refusalKey{integration, reasonAuthenticator}))
+		}
+		// The authenticator's message can name what it checked; it stays in no answer.
+		r.reply(w, integration, status, errorBody{Detail: "Not authenticated by the collector's authenticator"})
+		return
+	}
+	r.reply(w, integration, status, errorBody{Detail: http.StatusText(status)})
 }
 
 // consume hands the records to the pipeline and answers from the verdicts
@@ -185,7 +392,7 @@ func (r *alertReceiver) consume(w http.ResponseWriter, req *http.Request, ep *en
 		r.reply(w, ep.id, http.StatusServiceUnavailable, errorBody{Detail: "Alerts could not be stored now, retry later"})
 		return
 	}
-	rejected := append(n.Rejected, r.storeRejections(n, outcomes)...)
+	rejected := append(slices.Clip(n.Rejected), r.storeRejections(n, outcomes)...)
 	if len(outcomes) > 0 && len(rejected) > len(n.Rejected) && len(rejected)-len(n.Rejected) == len(outcomes) {
 		// The exporter could store none of the alerts, and never will.
 		first := rejected[len(n.Rejected)]
@@ -206,7 +413,7 @@ func (r *alertReceiver) storeRejections(n *notification, outcomes []incident.Out
 		}
 		rj := rejection{Index: -1, Reason: o.Reason}
 		for i := range n.Alerts {
-			if r.records.fingerprint(&n.Alerts[i]) == o.Fingerprint {
+			if n.Alerts[i].Fingerprint == o.Fingerprint {
 				rj.Index = n.Alerts[i].Index
 				break
 			}
@@ -227,52 +434,43 @@ func (r *alertReceiver) reply(w http.ResponseWriter, integration string, status 
 	w.WriteHeader(status)
 	_, _ = w.Write(append(out, '\n'))
 	if r.telemetry != nil {
-		r.telemetry.AlertwebhookRequests.Add(context.Background(), 1, r.requestAttrs.get(integration, status))
+		r.telemetry.AlertwebhookRequests.Add(context.Background(), 1, r.requestAttrs.get(requestKey{integration, status}))
 	}
 	if ce := r.logger.Check(zap.DebugLevel, "Webhook answered"); ce != nil {
 		ce.Write(zap.String("integration", integration), zap.Int("code", status))
 	}
 }
 
-// readBody reads the whole body in one allocation when its length is known:
-// not compressed (confighttp inflates those, past Content-Length) and within
-// what confighttp's limit lets through anyway.
-func readBody(req *http.Request, limit int64) ([]byte, error) {
-	if n := req.ContentLength; n > 0 && n <= limit && req.Header.Get("Content-Encoding") == "" {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(req.Body, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	return io.ReadAll(req.Body)
+// attrCache keeps the metric attributes of each key: building an attribute
+// set per request costs more than counting. It stays small because unknown
+// integrations share one label.
+type attrCache[K comparable] struct {
+	build func(K) attribute.Set
+	mu    sync.RWMutex
+	m     map[K]metric.MeasurementOption
 }
 
-// attrCache keeps the metric attributes of each (integration, status code):
-// building an attribute set per request costs more than counting. It stays
-// small because unknown integrations share one label.
-type attrCache struct {
-	mu sync.RWMutex
-	m  map[attrKey]metric.MeasurementOption
-}
-
-type attrKey struct {
+type requestKey struct {
 	integration string
 	code        int
 }
 
-func (c *attrCache) get(integration string, code int) metric.MeasurementOption {
-	k := attrKey{integration, code}
+type refusalKey struct {
+	integration string
+	reason      string
+}
+
+func (c *attrCache[K]) get(k K) metric.MeasurementOption {
 	c.mu.RLock()
 	opt, ok := c.m[k]
 	c.mu.RUnlock()
 	if ok {
 		return opt
 	}
-	opt = metric.WithAttributeSet(attribute.NewSet(attribute.String("integration", integration), attribute.Int("code", code)))
+	opt = metric.WithAttributeSet(c.build(k))
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = make(map[attrKey]metric.MeasurementOption)
+		c.m = make(map[K]metric.MeasurementOption)
 	}
 	c.m[k] = opt
 	c.mu.Unlock()

@@ -116,8 +116,12 @@ func TestAnswerTable(t *testing.T) {
 			code: 400, want: `{"detail":"Invalid webhook payload: expected a JSON object"}`,
 		},
 		{
-			name: "only alert lacks alertname", path: "/webhooks/alertmanager", body: []byte(`{"alerts":[{"status":"firing","labels":{"severity":"critical"}}]}`),
-			code: 400, want: `{"detail":"Invalid webhook payload: alerts[0]: missing required label 'alertname'"}`,
+			name: "alert without alertname is stored under its labels", path: "/webhooks/alertmanager", body: []byte(`{"alerts":[{"status":"firing","labels":{"severity":"critical"}}]}`),
+			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-7a04f652d0a42a9b","title":"{severity=\"critical\"}","fingerprint":"7a04f652d0a42a9b"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
+		},
+		{
+			name: "only alert has no label value", path: "/webhooks/alertmanager", body: []byte(`{"alerts":[{"status":"firing","labels":{"alertname":""}}]}`),
+			code: 400, want: `{"detail":"Invalid webhook payload: alerts[0]: field 'labels' has no label with a value"}`,
 		},
 		{
 			name: "one bad alert does not sink the group", path: "/webhooks/alertmanager",
@@ -188,8 +192,9 @@ func TestAnswerTable(t *testing.T) {
 		}
 	}
 	// Every alert accepted above reached the pipeline exactly once:
-	// 1+1+1+1+2+1+2+2+1 Alertmanager, 1+2 Grafana, 2+1 pushed, 1 from the partly bad group.
-	assert.Equal(t, 19, len(allRecords(&store.LogsSink)))
+	// 1+1+1+1+2+1+2+2+1 Alertmanager, 1+2 Grafana, 2+1 pushed, 1 without alertname,
+	// 1 from the partly bad group.
+	assert.Equal(t, 20, len(allRecords(&store.LogsSink)))
 }
 
 func TestRetryableConsumerErrorIs503WithRetryAfter(t *testing.T) {

@@ -79,7 +79,9 @@ type alert struct {
 	StartsAt     time.Time // zero: the sender did not say
 	EndsAt       time.Time // zero: still firing or not said
 	GeneratorURL string
-	Fingerprint  string // the sender's; empty when it sent none
+	// Fingerprint is the sender's (empty when it sent none) until
+	// recordBuilder.identify makes it the alert's dedup key.
+	Fingerprint string
 
 	DashboardURL string
 	PanelURL     string
@@ -237,13 +239,6 @@ func (n *notification) usable() error {
 	}
 }
 
-// Real alerts carry tens of labels; these bounds keep one hostile alert from
-// turning into megabytes of attributes and JSON columns.
-const (
-	maxLabels      = 1000
-	maxAnnotations = 1000
-)
-
 func validate(w *wireAlert, source string, now time.Time) (alert, string) {
 	if len(w.Labels) == 0 {
 		return alert{}, "missing required field 'labels'"
@@ -254,8 +249,18 @@ func validate(w *wireAlert, source string, now time.Time) (alert, string) {
 	if len(w.Annotations) > maxAnnotations {
 		return alert{}, fmt.Sprintf("%d annotations, more than the limit of %d", len(w.Annotations), maxAnnotations)
 	}
-	if w.Labels["alertname"] == "" {
-		return alert{}, "missing required label 'alertname'"
+	// alertname is not required (Alertmanager's API does not require it: the
+	// title falls back), but an alert must be told apart by some label value.
+	size, valued := 0, false
+	for k, v := range w.Labels {
+		size += len(k) + len(v)
+		valued = valued || v != ""
+	}
+	if !valued {
+		return alert{}, "field 'labels' has no label with a value"
+	}
+	if size > maxLabelBytes {
+		return alert{}, fmt.Sprintf("labels of %d bytes, more than the limit of %d", size, maxLabelBytes)
 	}
 	startsAt, err := parseTime(w.StartsAt)
 	if err != nil {
@@ -294,6 +299,8 @@ func validate(w *wireAlert, source string, now time.Time) (alert, string) {
 
 // parseTime reads an RFC 3339 timestamp with any offset. Empty and Go's zero
 // time (which Alertmanager sends as endsAt of a firing alert) mean "not set".
+// A time past the year 9999 in UTC (9999-12-31T23:59:59-23:59 is one) cannot
+// be stored as it was sent by either store, so it is refused, never altered.
 func parseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -304,6 +311,9 @@ func parseTime(s string) (time.Time, error) {
 	}
 	if t.Year() <= 1 {
 		return time.Time{}, nil
+	}
+	if t.UTC().Year() > 9999 {
+		return time.Time{}, fmt.Errorf("%q is after the year 9999 in UTC", truncate(s, 64))
 	}
 	return t.UTC(), nil
 }
@@ -348,9 +358,13 @@ func jsonKind(goKind string) string {
 	}
 }
 
+// truncate cuts s to at most n bytes, at a character boundary, and marks the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

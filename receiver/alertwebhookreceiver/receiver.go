@@ -12,9 +12,12 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
@@ -30,6 +33,10 @@ type endpoint struct {
 	signature *SignatureConfig
 	cidrs     []netip.Prefix
 	limit     limiter
+	// unauthenticated bounds the bodies read before the sender is known (an
+	// HMAC integration, the global endpoint without a secret); nil when the
+	// sender is authenticated by its headers before the body is read.
+	unauthenticated *budget
 }
 
 type alertReceiver struct {
@@ -42,12 +49,16 @@ type alertReceiver struct {
 	records   recordBuilder
 	now       func() time.Time
 
-	requestAttrs attrCache
+	requestAttrs attrCache[requestKey]
+	authAttrs    attrCache[refusalKey]
 	bodyLimit    int64 // confighttp's max_request_body_size, default filled in
+	maxAlerts    int
+	encodings    encodings
 
 	global       *endpoint // nil when alertmanager.enabled is false
 	integrations map[string]*endpoint
 
+	conns    *connections
 	server   *http.Server
 	addr     net.Addr // where the listener is, once started
 	serveErr sync.WaitGroup
@@ -71,38 +82,67 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 		records:      newRecordBuilder(cfg.Fingerprint, set.BuildInfo.Version),
 		now:          time.Now,
 		integrations: make(map[string]*endpoint, len(cfg.Integrations)),
-		bodyLimit:    cfg.HTTP.MaxRequestBodySize,
+		bodyLimit:    cfg.bodyLimit(),
+		maxAlerts:    cfg.maxAlertsPerRequest(),
+		encodings:    newEncodings(cfg.HTTP.CompressionAlgorithms),
+		conns:        newConnections(),
 	}
-	if r.bodyLimit <= 0 {
-		r.bodyLimit = defaultMaxRequestBodySize
+	r.requestAttrs.build = func(k requestKey) attribute.Set {
+		return attribute.NewSet(attribute.String("integration", k.integration), attribute.Int("code", k.code))
 	}
-	if cfg.Alertmanager.Enabled {
-		r.global = &endpoint{
-			id: typeAlertmanager, typ: typeAlertmanager,
-			secret: newSecret(cfg.Alertmanager.Secret),
-			limit:  newLimiter(cfg.RateLimit),
+	r.authAttrs.build = func(k refusalKey) attribute.Set {
+		return attribute.NewSet(attribute.String("integration", k.integration), attribute.String("reason", k.reason))
+	}
+	if am := cfg.Alertmanager; am.Enabled {
+		ep, err := r.newEndpoint(typeAlertmanager, typeAlertmanager, "", am.Secret, nil, am.AllowedCIDRs, am.RateLimit)
+		if err != nil {
+			return nil, fmt.Errorf("alertmanager: %w", err)
 		}
+		r.global = ep
 	}
 	for _, in := range cfg.Integrations {
-		ep := &endpoint{
-			id: in.ID, typ: in.Type, project: in.Project,
-			secret: newSecret(in.Secret), signature: in.Signature,
-		}
-		limit := cfg.RateLimit
-		if in.RateLimit != nil {
-			limit = *in.RateLimit
-		}
-		ep.limit = newLimiter(limit)
-		for _, c := range in.AllowedCIDRs {
-			p, err := netip.ParsePrefix(c)
-			if err != nil {
-				return nil, fmt.Errorf("integration %q: allowed_cidrs: %w", in.ID, err)
-			}
-			ep.cidrs = append(ep.cidrs, p.Masked())
+		ep, err := r.newEndpoint(in.ID, in.Type, in.Project, in.Secret, in.Signature, in.AllowedCIDRs, in.RateLimit)
+		if err != nil {
+			return nil, fmt.Errorf("integration %q: %w", in.ID, err)
 		}
 		r.integrations[in.ID] = ep
 	}
 	return r, nil
+}
+
+func (r *alertReceiver) newEndpoint(id, typ, project string, s configopaque.String, sig *SignatureConfig, cidrs []string, rl *RateLimitConfig) (*endpoint, error) {
+	ep := &endpoint{id: id, typ: typ, project: project, secret: newSecret(s), signature: sig}
+	limit := r.cfg.RateLimit
+	if rl != nil {
+		limit = *rl
+	}
+	ep.limit = newLimiter(limit)
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("allowed_cidrs: %w", err)
+		}
+		ep.cidrs = append(ep.cidrs, p.Masked())
+	}
+	if ep.secret == nil || ep.signature != nil {
+		ep.unauthenticated = newBudget(r.cfg.unauthenticatedBodyBudget())
+	}
+	return ep, nil
+}
+
+// unauthenticatedEndpoints counts the endpoints that read bodies before
+// knowing the sender: each can hold up to one budget.
+func (r *alertReceiver) unauthenticatedEndpoints() int {
+	n := 0
+	if r.global != nil && r.global.unauthenticated != nil {
+		n++
+	}
+	for _, ep := range r.integrations {
+		if ep.unauthenticated != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Start opens the listener and serves in the background.
@@ -117,13 +157,26 @@ func (r *alertReceiver) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", r.cfg.HTTP.NetAddr.Endpoint, err)
 	}
-	r.server, err = r.cfg.HTTP.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, http.HandlerFunc(r.ServeHTTP))
+	// The receiver decodes bodies itself (encoding.go): confighttp's decoding
+	// runs before any credential is checked and answers in plain text.
+	httpCfg := r.cfg.HTTP
+	httpCfg.CompressionAlgorithms = []string{}
+	r.server, err = httpCfg.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, http.HandlerFunc(r.ServeHTTP),
+		confighttp.WithErrorHandler(r.serveHTTPError))
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("creating HTTP server: %w", err)
 	}
+	r.server.ConnState = r.conns.track
+	r.server.ConnContext = withConn
+	// Go's default is 1 MiB of headers per connection, held for up to
+	// read_header_timeout before a single check has run; a webhook sends a
+	// few hundred bytes.
+	r.server.MaxHeaderBytes = maxHeaderBytes
 	r.addr = ln.Addr()
-	r.logger.Info("Alert webhooks listening", zap.String("endpoint", ln.Addr().String()))
+	r.logger.Info("Alert webhooks listening", zap.String("endpoint", ln.Addr().String()),
+		zap.Int("unauthenticated_endpoints", r.unauthenticatedEndpoints()),
+		zap.Int64("unauthenticated_body_budget", r.cfg.unauthenticatedBodyBudget()))
 	r.serveErr.Add(1)
 	go func() {
 		defer r.serveErr.Done()
@@ -134,11 +187,14 @@ func (r *alertReceiver) Start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// Shutdown stops accepting requests, lets the ones in flight finish within
-// ctx, and closes the listener so that the port is free at once.
+// Shutdown stops accepting requests, closes the connections that have
+// nothing in the pipeline (slow uploads are cut off, not waited for), lets the
+// requests handing alerts on finish within ctx, and closes the listener so
+// that the port is free at once.
 func (r *alertReceiver) Shutdown(ctx context.Context) error {
 	var err error
 	if r.server != nil {
+		r.conns.drain()
 		err = r.server.Shutdown(ctx)
 		r.serveErr.Wait()
 	}
@@ -147,3 +203,8 @@ func (r *alertReceiver) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// maxHeaderBytes bounds a request's headers (Go's default is 1 MiB): a
+// webhook's are a few hundred bytes, and a connection holds them for up to
+// read_header_timeout before any check has run. Larger headers are answered 431.
+const maxHeaderBytes = 64 << 10

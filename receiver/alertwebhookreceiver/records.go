@@ -1,7 +1,12 @@
 package alertwebhookreceiver // import "github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver"
 
 import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -38,6 +43,66 @@ func (b recordBuilder) fingerprint(a *alert) string {
 	}
 }
 
+// identify sets each alert's dedup key and moves the alerts whose key cannot
+// be an identity (empty, too long, a NUL, invalid UTF-8) to the rejected
+// ones. A fingerprint is never altered to fit: "zz\x00X" must not become zzX.
+func (b recordBuilder) identify(n *notification) {
+	kept := n.Alerts[:0]
+	for _, a := range n.Alerts {
+		a.Fingerprint = b.fingerprint(&a)
+		problem := incident.FingerprintProblem(a.Fingerprint)
+		if problem == "" && strings.ContainsRune(a.Fingerprint, utf8.RuneError) {
+			// JSON decoding replaced invalid UTF-8 with U+FFFD: two different
+			// fingerprints as sent would become one.
+			problem = "fingerprint is not valid UTF-8"
+		}
+		if problem != "" {
+			n.Rejected = append(n.Rejected, rejection{Index: a.Index, Reason: problem})
+			continue
+		}
+		kept = append(kept, a)
+	}
+	clear(n.Alerts[len(kept):])
+	n.Alerts = kept
+	slices.SortStableFunc(n.Rejected, func(x, y rejection) int { return cmp.Compare(x.Index, y.Index) })
+}
+
+// maxFallbackTitle bounds a title that is not an alertname.
+const maxFallbackTitle = 256
+
+// title names the incident: the alertname, else the summary, else the labels
+// themselves, as Prometheus writes them ({service="api", severity="critical"}).
+func title(a *alert) string {
+	if name := a.Labels["alertname"]; name != "" {
+		return name
+	}
+	if summary := a.Annotations["summary"]; summary != "" {
+		return truncate(summary, maxFallbackTitle)
+	}
+	names := make([]string, 0, len(a.Labels))
+	for k, v := range a.Labels {
+		if v != "" {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	var t strings.Builder
+	t.WriteByte('{')
+	for i, k := range names {
+		if t.Len() > maxFallbackTitle {
+			break
+		}
+		if i > 0 {
+			t.WriteString(", ")
+		}
+		t.WriteString(k)
+		t.WriteByte('=')
+		t.WriteString(strconv.Quote(a.Labels[k]))
+	}
+	t.WriteByte('}')
+	return truncate(t.String(), maxFallbackTitle)
+}
+
 // build returns one log record per alert of n, received at now through ep.
 func (b recordBuilder) build(n *notification, ep *endpoint, now time.Time) plog.Logs {
 	logs := plog.NewLogs()
@@ -70,22 +135,23 @@ func (b recordBuilder) fill(lr plog.LogRecord, n *notification, a *alert, ep *en
 	if description == "" {
 		description = a.Annotations["summary"]
 	}
+	name := title(a)
 	body := description
 	if body == "" {
-		body = a.Labels["alertname"]
+		body = name
 	}
 	lr.Body().SetStr(body)
 
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(24)
-	attrs.PutStr(incident.AttrTitle, a.Labels["alertname"])
+	attrs.PutStr(incident.AttrTitle, name)
 	attrs.PutStr(incident.AttrDescription, description)
 	putNonEmpty(attrs, incident.AttrServiceName, a.Labels["service"])
 	attrs.PutStr(incident.AttrSeverity, severity)
 	started := startsAt.UTC().Format(incident.TimeLayout)
 	attrs.PutStr(incident.AttrDetectedAt, started)
 
-	attrs.PutStr(incident.AttrFingerprint, b.fingerprint(a))
+	attrs.PutStr(incident.AttrFingerprint, a.Fingerprint)
 	attrs.PutStr(incident.AttrStatus, a.Status)
 	attrs.PutStr(incident.AttrStartsAt, started)
 	if a.Status == incident.StatusResolved {

@@ -1,6 +1,8 @@
 package alertwebhookreceiver
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -168,4 +170,43 @@ func TestInvalidUTF8IsReplaced(t *testing.T) {
 	title := attrMap(recs[0])["incident.title"].(string)
 	assert.True(t, utf8.ValidString(title))
 	assert.Equal(t, "Disk\uFFFD\uFFFDFull", title)
+}
+
+// Without an alertname the incident is titled by the summary, else by its
+// labels; the record's title and body follow.
+func TestTitleFallback(t *testing.T) {
+	long := strings.Repeat("é", 200) // 400 bytes
+	tests := []struct {
+		name  string
+		alert string
+		title string
+		body  string
+	}{
+		{"alertname", `{"labels":{"alertname":"Disk","a":"b"},"annotations":{"summary":"S"}}`, "Disk", "S"},
+		{"summary", `{"labels":{"service":"api"},"annotations":{"summary":"API down"}}`, "API down", "API down"},
+		{"description is the body, summary the title", `{"labels":{"service":"api"},"annotations":{"summary":"API down","description":"All pods gone"}}`, "API down", "All pods gone"},
+		{"labels sorted by name", `{"labels":{"severity":"critical","service":"api","empty":""}}`, `{service="api", severity="critical"}`, `{service="api", severity="critical"}`},
+		{"labels quoted", `{"labels":{"path":"/a \"b\"\n"}}`, `{path="/a \"b\"\n"}`, `{path="/a \"b\"\n"}`},
+		{"long summary bounded", `{"labels":{"a":"b"},"annotations":{"summary":"` + long + `"}}`, strings.Repeat("é", 128) + "…", long},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs := recordsOf(t, testConfig(), "/webhooks/alertmanager", []byte(`{"alerts":[`+tt.alert+`]}`), nil)
+			require.Len(t, recs, 1)
+			assert.Equal(t, tt.title, attrMap(recs[0])["incident.title"])
+			assert.Equal(t, tt.body, recs[0].Body().Str())
+		})
+	}
+}
+
+func TestTitleOfManyLabelsIsBounded(t *testing.T) {
+	labels := map[string]string{}
+	for i := range 500 {
+		labels[fmt.Sprintf("label_%03d", i)] = strings.Repeat("v", 50)
+	}
+	got := title(&alert{Labels: labels})
+	assert.LessOrEqual(t, len(got), maxFallbackTitle+len("…"))
+	assert.True(t, strings.HasPrefix(got, `{label_000="`+strings.Repeat("v", 50)+`", label_001=`), got)
+	assert.True(t, strings.HasSuffix(got, "…"))
+	assert.True(t, utf8.ValidString(got))
 }

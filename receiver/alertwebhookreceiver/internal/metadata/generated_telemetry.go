@@ -23,10 +23,11 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                metric.Meter
-	mu                   sync.Mutex
-	registrations        []metric.Registration
-	AlertwebhookRequests metric.Int64Counter
+	meter                    metric.Meter
+	mu                       sync.Mutex
+	registrations            []metric.Registration
+	AlertwebhookAuthFailures metric.Int64Counter
+	AlertwebhookRequests     metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -58,6 +59,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.AlertwebhookAuthFailures, err = builder.meter.Int64Counter(
+		"otelcol_alertwebhook_auth_failures",
+		metric.WithDescription("Requests refused because the sender could not be authenticated or its source address is not allowed, by integration id and reason (source, secret, signature, timestamp, authenticator). [Development]"),
+		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.AlertwebhookRequests, err = builder.meter.Int64Counter(
 		"otelcol_alertwebhook_requests",
 		metric.WithDescription("Webhook requests answered, by integration id and HTTP status code. [Development]"),

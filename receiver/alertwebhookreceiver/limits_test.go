@@ -1,0 +1,163 @@
+package alertwebhookreceiver
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// minimalAlerts is an Alertmanager body of n alerts as small as they come.
+func minimalAlerts(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"alerts":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"labels":{"alertname":"A","i":"%d"}}`, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+func TestAlertsOver(t *testing.T) {
+	ones := func(n int) string { return strings.TrimSuffix(strings.Repeat("1,", n), ",") }
+	tests := []struct {
+		name string
+		kind payloadKind
+		body string
+		want bool
+	}{
+		{"at the limit", kindAlertmanager, `{"alerts":[` + ones(10) + `]}`, false},
+		{"one over", kindAlertmanager, `{"alerts":[` + ones(11) + `]}`, true},
+		{"one over, after other fields", kindGrafana, `{"receiver":"x","groupLabels":{"a":[1,2,{"b":3}]},"alerts":[` + ones(11) + `]}`, true},
+		{"field name in capitals", kindAlertmanager, `{"ALERTS":[` + ones(11) + `]}`, true},
+		{"any of two alerts fields", kindAlertmanager, `{"alerts":[` + ones(11) + `],"alerts":[1]}`, true},
+		{"objects", kindAlertmanager, string(minimalAlerts(11)), true},
+		{"push array", kindPrometheusPush, `[` + ones(11) + `]`, true},
+		{"push array at the limit", kindPrometheusPush, `[` + ones(9) + `,{"labels":{"a":"` + strings.Repeat("x", 40) + `"}}]`, false},
+		{"other arrays do not count", kindAlertmanager, `{"pad":[` + ones(30) + `],"alerts":[1]}`, false},
+		{"malformed before the alerts: left to the parser", kindAlertmanager, `{"a":tru,"alerts":[` + ones(11) + `]}`, false},
+		{"alerts not an array", kindAlertmanager, `{"alerts":{"a":[` + ones(11) + `]}}`, false},
+		{"deep nesting", kindAlertmanager, `{"alerts":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, alertsOver(strings.NewReader(tt.body), tt.kind, 10))
+		})
+	}
+}
+
+func TestMaxAlertsPerRequest(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxAlertsPerRequest = 50
+	store := newDedupConsumer()
+	_, base := startReceiver(t, cfg, store)
+	resp := post(t, base+"/webhooks/alertmanager", minimalAlerts(51), nil)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.code)
+	assert.JSONEq(t, `{"detail":"Request has more than 50 alerts, the limit of max_alerts_per_request: split the notification (a finer group_by) or raise the limit"}`, string(resp.body))
+	assert.Zero(t, store.LogRecordCount(), "nothing of a refused request reaches the pipeline")
+
+	resp = post(t, base+"/webhooks/alertmanager", minimalAlerts(50), nil)
+	assert.Equal(t, http.StatusOK, resp.code, string(resp.body))
+	assert.Equal(t, 50, store.LogRecordCount())
+}
+
+// Each alert is checked alone: the bad ones are listed in rejected with the
+// reason, the others stored.
+func TestPerAlertBounds(t *testing.T) {
+	bigLabels := `{"alertname":"Big","v":"` + strings.Repeat("x", maxLabelBytes) + `"}`
+	tests := []struct {
+		name   string
+		alert  string
+		reason string
+	}{
+		{"NUL fingerprint", `{"labels":{"alertname":"N"},"fingerprint":"\u0000"}`, "fingerprint contains a NUL character"},
+		{"NUL inside a fingerprint", `{"labels":{"alertname":"N"},"fingerprint":"zz\u0000X"}`, "fingerprint contains a NUL character"},
+		{"fingerprint of 8000 bytes", `{"labels":{"alertname":"N"},"fingerprint":"` + strings.Repeat("f", 8000) + `"}`, "fingerprint of 8000 bytes, more than the limit of 256"},
+		{"fingerprint of invalid UTF-8", "{\"labels\":{\"alertname\":\"N\"},\"fingerprint\":\"a\xffb\"}", "fingerprint is not valid UTF-8"},
+		{"fingerprint with an escaped lone surrogate", `{"labels":{"alertname":"N"},"fingerprint":"a\ud800b"}`, "fingerprint is not valid UTF-8"},
+		{"labels over 64 KiB", `{"labels":` + bigLabels + `}`, "labels of 65549 bytes, more than the limit of 65536"},
+		{"no label with a value", `{"labels":{"alertname":"","a":""}}`, "field 'labels' has no label with a value"},
+		{"startsAt past the year 9999 in UTC", `{"labels":{"alertname":"T"},"startsAt":"9999-12-31T23:59:59-23:59"}`, `field 'startsAt': "9999-12-31T23:59:59-23:59" is after the year 9999 in UTC`},
+		{"endsAt past the year 9999 in UTC", `{"labels":{"alertname":"T"},"status":"resolved","endsAt":"9999-12-31T23:00:00-01:00"}`, `field 'endsAt': "9999-12-31T23:00:00-01:00" is after the year 9999 in UTC`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newDedupConsumer()
+			_, base := startReceiver(t, testConfig(), store)
+			body := `{"alerts":[{"labels":{"alertname":"Good"},"fingerprint":"zzX"},` + tt.alert + `]}`
+			resp := post(t, base+"/webhooks/alertmanager", []byte(body), nil)
+			require.Equal(t, http.StatusOK, resp.code, string(resp.body))
+			rejected := resp.json(t)["rejected"].([]any)
+			require.Len(t, rejected, 1)
+			assert.EqualValues(t, 1, rejected[0].(map[string]any)["index"])
+			if tt.reason != "" {
+				assert.Equal(t, tt.reason, rejected[0].(map[string]any)["reason"])
+			}
+			recs := allRecords(&store.LogsSink)
+			require.Len(t, recs, 1)
+			assert.Equal(t, "zzX", attrMap(recs[0])["alert.fingerprint"], "the valid alert keeps its own identity")
+
+			// Alone, the alert makes the request a 400 that names it.
+			resp = post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[`+tt.alert+`]}`), nil)
+			assert.Equal(t, http.StatusBadRequest, resp.code)
+			assert.Contains(t, resp.json(t)["detail"], "alerts[0]: ")
+		})
+	}
+}
+
+// A resolve whose fingerprint holds a NUL never resolves the incident of the
+// fingerprint without it.
+func TestNULFingerprintResolvesNothing(t *testing.T) {
+	store := newDedupConsumer()
+	_, base := startReceiver(t, testConfig(), store)
+	require.Equal(t, 200, post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zzX"}]}`), nil).code)
+	resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"status":"resolved","labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
+	assert.Equal(t, http.StatusBadRequest, resp.code)
+	assert.Contains(t, store.open, "zzX", "still open")
+}
+
+// With recompute, the sender's fingerprint is not the identity and is not checked.
+func TestRecomputedFingerprintIgnoresTheSendersOne(t *testing.T) {
+	cfg := testConfig()
+	cfg.Fingerprint.Recompute = true
+	recs := recordsOf(t, cfg, "/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
+	require.Len(t, recs, 1)
+	assert.Len(t, attrMap(recs[0])["alert.fingerprint"], 16)
+}
+
+// The count runs as the body arrives: a sender that has sent more alerts
+// than the limit is answered 413 without the rest of its body being awaited.
+func TestTooManyAlertsRefusedBeforeTheEnd(t *testing.T) {
+	for _, tt := range []struct {
+		name, path, headers string
+	}{
+		{"global endpoint", "/webhooks/alertmanager", ""},
+		{"secret integration", "/webhooks/prometheus/" + promID, "X-Webhook-Secret: " + promSecret + "\r\n"},
+		{"HMAC integration", "/webhooks/grafana/" + hmacID, "X-Grafana-Alerting-Signature: " + strings.Repeat("ab", 32) + "\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.MaxAlertsPerRequest = 100
+			_, base := startReceiver(t, cfg, newDedupConsumer())
+			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			require.NoError(t, err)
+			defer conn.Close()
+			first := minimalAlerts(500)
+			first = first[:len(first)-2] // the array and the body go on
+			_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n%s\r\n%s", tt.path, tt.headers, first)
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+		})
+	}
+}
