@@ -75,8 +75,8 @@ type k8sContainer struct {
 }
 
 type k8sDeployment struct {
-	k8sMeta  `yaml:",inline"`
-	Spec struct {
+	k8sMeta `yaml:",inline"`
+	Spec    struct {
 		Replicas int         `yaml:"replicas"`
 		Selector k8sSelector `yaml:"selector"`
 		Template struct {
@@ -172,7 +172,9 @@ func loadK8s(t *testing.T) *k8sManifests {
 	return m
 }
 
-func (m *k8sManifests) container() *k8sContainer { return &m.deployment.Spec.Template.Spec.Containers[0] }
+func (m *k8sManifests) container() *k8sContainer {
+	return &m.deployment.Spec.Template.Spec.Containers[0]
+}
 
 // configPath is the --config file of the container's arguments.
 func (m *k8sManifests) configPath(t *testing.T) string {
@@ -471,4 +473,3 @@ func builderVersion(t *testing.T) string {
 	require.NotEmpty(t, manifest.Dist.Version)
 	return manifest.Dist.Version
 }
-
