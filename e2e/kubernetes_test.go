@@ -381,7 +381,7 @@ func TestKubernetesManifests(t *testing.T) {
 func TestKubernetesReplicas(t *testing.T) {
 	m := loadK8s(t)
 	dsn := testutil.PostgresSchema(t)
-	replicas := startReplicas(t, m, dsn, nil)
+	replicas := startReplicas(t, m, dsn, m.deployment.Spec.Replicas, nil)
 	require.Len(t, replicas, m.deployment.Spec.Replicas)
 	c := m.container()
 	for _, r := range replicas {
@@ -423,9 +423,9 @@ type replica struct {
 	cfg   shippedConfig
 }
 
-// startReplicas runs the Deployment's replicas on dsn; env overrides the
-// Deployment's plain values (NAME=value).
-func startReplicas(t *testing.T, m *k8sManifests, dsn string, env []string) []replica {
+// startReplicas runs n replicas of the Deployment's container on dsn; env
+// overrides the Deployment's plain values (NAME=value).
+func startReplicas(t *testing.T, m *k8sManifests, dsn string, n int, env []string) []replica {
 	t.Helper()
 	bin := binary(t, "E2E_COLLECTOR_BIN", "the collector")
 	raw := m.collectorConfig(t)
@@ -437,7 +437,7 @@ func startReplicas(t *testing.T, m *k8sManifests, dsn string, env []string) []re
 		secrets[k] = v
 	}
 	environment := append(m.env(t, secrets), env...) // later entries win
-	out := make([]replica, m.deployment.Spec.Replicas)
+	out := make([]replica, n)
 	for i := range out {
 		ports := freeListenPorts(t)
 		args := []string{bin}
