@@ -16,7 +16,7 @@ import (
 )
 
 // alertmanagerConfig sends the global route to /webhooks/alertmanager and
-// alerts labelled project=payments to the per-project endpoint with
+// alerts labeled project=payments to the per-project endpoint with
 // basic_auth, with intervals short enough for a test.
 const alertmanagerConfig = `
 route:

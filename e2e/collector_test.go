@@ -99,7 +99,7 @@ type collector struct {
 // launch starts the process; one goroutine reaps it and closes exited.
 func (c *collector) launch(t *testing.T) {
 	t.Helper()
-	c.cmd = exec.Command(c.args[0], c.args[1:]...)
+	c.cmd = exec.Command(c.args[0], c.args[1:]...) //nolint:gosec // the binary under test, named by the suite's environment
 	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
 	c.cmd.Env = c.env
 	if c.group {
@@ -226,8 +226,10 @@ func startCollector(t *testing.T, st store, pipeline string, extra ...string) *c
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
-	c := &collector{base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st,
-		args: []string{bin, "--config", cfgPath}}
+	c := &collector{
+		base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st,
+		args: []string{bin, "--config", cfgPath},
+	}
 	c.launch(t)
 	t.Cleanup(func() {
 		c.stop()

@@ -78,8 +78,10 @@ func (p listenPorts) local(t *testing.T, shipped int, cfg shippedConfig) int {
 // process group: for a wrapper (unshare, chroot) whose child is the collector.
 func runShipped(t *testing.T, args, env []string, ports listenPorts, group bool) *collector {
 	t.Helper()
-	c := &collector{base: fmt.Sprintf("http://127.0.0.1:%d", ports.webhooks), output: &lockedBuffer{},
-		args: args, env: env, group: group}
+	c := &collector{
+		base: fmt.Sprintf("http://127.0.0.1:%d", ports.webhooks), output: &lockedBuffer{},
+		args: args, env: env, group: group,
+	}
 	c.launch(t)
 	t.Cleanup(func() {
 		c.stop()
@@ -94,11 +96,13 @@ func runShipped(t *testing.T, args, env []string, ports listenPorts, group bool)
 // localURL is http://127.0.0.1:port/path.
 func localURL(port int, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", port, path) }
 
+// probeClient gives up on an answer after 5 s, as a probe would.
+var probeClient = &http.Client{Timeout: 5 * time.Second}
+
 // httpGet returns the status code and body of GET url.
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(url)
+	resp, err := probeClient.Get(url)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -109,8 +113,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 // waitStatus polls GET url until it answers code.
 func waitStatus(t *testing.T, url string, code int) {
 	t.Helper()
-	eventually(t, 30*time.Second, "GET "+url+" answering "+fmt.Sprint(code), func() bool {
-		resp, err := http.Get(url)
+	eventually(t, 30*time.Second, "GET "+url+" answering "+strconv.Itoa(code), func() bool {
+		resp, err := probeClient.Get(url)
 		if err != nil {
 			return false
 		}

@@ -82,7 +82,7 @@ func TestExampleAlertmanager(t *testing.T) {
 	db := store{driver: "postgres", dsn: dsn}.db(t)
 
 	startsAt := time.Now().Add(-time.Minute).Truncate(time.Second)
-	pushAlerts(t, am, startsAt, time.Now().Add(time.Hour)) // E2EGlobal, and E2EProject labelled project=payments
+	pushAlerts(t, am, startsAt, time.Now().Add(time.Hour)) // E2EGlobal, and E2EProject labeled project=payments
 	eventually(t, 20*time.Second, "an incident from each route", func() bool {
 		return count(t, db, "title = 'E2EGlobal' AND dedup_scope = 'alertmanager' AND status = 'open'") == 1 &&
 			count(t, db, "title = 'E2EProject' AND dedup_scope = 'payments' AND project = 'payments' AND status = 'open'") == 1

@@ -67,39 +67,41 @@ func TestImage(t *testing.T) {
 	assert.Equal(t, string(repoFile(t, "deploy/image/config.yaml")), string(shipped), "the image holds deploy/image/config.yaml")
 	config := parseShippedConfig(t, "the image's config", string(shipped))
 	for _, dir := range []string{imageDataDir, "/tmp"} {
-		info, err := os.Stat(filepath.Join(root, dir))
-		require.NoError(t, err)
+		info, statErr := os.Stat(filepath.Join(root, dir))
+		require.NoError(t, statErr)
 		assert.Equal(t, uid, strconv.FormatUint(uint64(info.Sys().(*syscall.Stat_t).Uid), 10), "%s belongs to the image's user", dir)
 	}
 
 	// As a container would: the image's environment only, a fresh PID and
 	// mount namespace with /proc (the memory_limiter reads the cgroup limit
-	// there), the image's user.
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "proc"), 0o555))
+	// there), the image's user. The mount point's own mode is hidden by the mount.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "proc"), 0o700))
 	unshare, err := exec.LookPath("unshare")
 	require.NoError(t, err, "util-linux unshare")
 	chroot, err := exec.LookPath("chroot")
 	require.NoError(t, err, "coreutils chroot")
 	inContainer := func(args ...string) []string {
-		return append([]string{unshare, "--mount", "--pid", "--fork", "--mount-proc=" + filepath.Join(root, "proc"),
-			chroot, "--userspec=" + cfg.User, root}, args...)
+		return append([]string{
+			unshare, "--mount", "--pid", "--fork", "--mount-proc=" + filepath.Join(root, "proc"),
+			chroot, "--userspec=" + cfg.User, root,
+		}, args...)
 	}
 	command := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 
 	// Without its secrets the container refuses to start: no default secret is shipped.
 	validate := inContainer(append([]string{command[0], "validate"}, command[1:]...)...)
-	cmd := exec.Command(validate[0], validate[1:]...)
+	cmd := exec.Command(validate[0], validate[1:]...) //nolint:gosec // unshare and chroot around the image's own entrypoint
 	cmd.Env = cfg.Env
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err, "validate without the secrets: %s", out)
 	assert.Contains(t, string(out), "secret must not be empty")
 
-	const promSecret, grafanaSecret = "image-prometheus-secret", "image-grafana-secret"
-	env := append(append([]string{}, cfg.Env...), "PROMETHEUS_WEBHOOK_SECRET="+promSecret, "GRAFANA_WEBHOOK_SECRET="+grafanaSecret)
+	const imagePromSecret, imageGrafanaSecret = "image-prometheus-secret", "image-grafana-secret"
+	env := append(append([]string{}, cfg.Env...), "PROMETHEUS_WEBHOOK_SECRET="+imagePromSecret, "GRAFANA_WEBHOOK_SECRET="+imageGrafanaSecret)
 	ports := freeListenPorts(t)
 	c := runShipped(t, inContainer(append(command, ports.flags()...)...), env, ports, true)
 
-	a := c.post(t, "/webhooks/prometheus/prometheus", fixture(t, "alertmanager/seed-example.json"), "X-Webhook-Secret", promSecret)
+	a := c.post(t, "/webhooks/prometheus/prometheus", fixture(t, "alertmanager/seed-example.json"), "X-Webhook-Secret", imagePromSecret)
 	require.Equal(t, 200, a.Code, a.Raw)
 	assert.Equal(t, "success", a.Body["status"], a.Raw)
 	a = c.post(t, "/webhooks/prometheus/prometheus", fixture(t, "alertmanager/seed-example.json"), "X-Webhook-Secret", "wrong")

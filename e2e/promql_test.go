@@ -148,12 +148,21 @@ func TestPromqlRefs(t *testing.T) {
 		expr            string
 		metrics, labels []string
 	}{
-		{`sum by (integration, code) (rate(otelcol_alertwebhook_requests{job=~"$job"}[$__rate_interval]))`,
-			[]string{"otelcol_alertwebhook_requests"}, []string{"code", "integration", "job"}},
-		{`histogram_quantile(0.99, sum by (le) (rate(a_bucket{job=~"$job", code!~"2.."}[5m])))`,
-			[]string{"a_bucket"}, []string{"code", "job", "le"}},
-		{`sum(rate(a{x="by (y)"}[1m])) / sum without (instance) (b) > bool 0 or on(z) c offset 5m`,
-			[]string{"a", "b", "c"}, []string{"instance", "x", "z"}},
+		{
+			`sum by (integration, code) (rate(otelcol_alertwebhook_requests{job=~"$job"}[$__rate_interval]))`,
+			[]string{"otelcol_alertwebhook_requests"},
+			[]string{"code", "integration", "job"},
+		},
+		{
+			`histogram_quantile(0.99, sum by (le) (rate(a_bucket{job=~"$job", code!~"2.."}[5m])))`,
+			[]string{"a_bucket"},
+			[]string{"code", "job", "le"},
+		},
+		{
+			`sum(rate(a{x="by (y)"}[1m])) / sum without (instance) (b) > bool 0 or on(z) c offset 5m`,
+			[]string{"a", "b", "c"},
+			[]string{"instance", "x", "z"},
+		},
 		{`count(up)`, []string{"up"}, []string{}},
 		{`max(${metric}) + rate(x[$__range])`, []string{"x"}, []string{}},
 	} {
