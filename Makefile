@@ -50,9 +50,11 @@ image: build
 	cp $(CA_BUNDLE) build/image/ca-certificates.crt
 	# --no-cache: buildah 1.28 (Debian's podman) reused a COPY layer after its
 	# --chown changed; the image is small enough to build afresh each time.
-	# The image it replaces is removed, not left dangling (55 MB a build).
+	# podman's --layers=false leaves no intermediate image behind, and the
+	# image this build replaces is removed, not left dangling (55 MB a build).
 	old=$$($(CONTAINER_TOOL) image inspect --format '{{.Id}}' $(IMAGE) 2>/dev/null); \
-	$(CONTAINER_TOOL) build --no-cache --build-arg VERSION=$(VERSION) -t $(IMAGE) -f Dockerfile . && \
+	$(CONTAINER_TOOL) build --no-cache $(if $(findstring podman,$(notdir $(CONTAINER_TOOL))),--layers=false) \
+		--build-arg VERSION=$(VERSION) -t $(IMAGE) -f Dockerfile . && \
 	if [ -n "$$old" ] && [ "$$old" != "$$($(CONTAINER_TOOL) image inspect --format '{{.Id}}' $(IMAGE))" ]; then \
 		$(CONTAINER_TOOL) rmi "$$old" >/dev/null 2>&1 || true; fi
 
