@@ -16,7 +16,7 @@ import (
 )
 
 // alertmanagerConfig sends the global route to /webhooks/alertmanager and
-// alerts labelled project=payments to the per-project endpoint with
+// alerts labeled project=payments to the per-project endpoint with
 // basic_auth, with intervals short enough for a test.
 const alertmanagerConfig = `
 route:
@@ -46,10 +46,17 @@ receivers:
 // startAlertmanager runs a real Alertmanager on loopback, without gossip.
 func startAlertmanager(t *testing.T, collectorBase string) string {
 	t.Helper()
+	return runAlertmanager(t, fmt.Sprintf(alertmanagerConfig, collectorBase, promID, promSecret))
+}
+
+// runAlertmanager runs a real Alertmanager on config, on loopback, without
+// gossip, and returns its base URL.
+func runAlertmanager(t *testing.T, config string) string {
+	t.Helper()
 	bin := binary(t, "E2E_ALERTMANAGER_BIN", "Alertmanager")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(alertmanagerConfig, collectorBase, promID, promSecret)), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o600))
 	port := freePort(t)
 	out := &lockedBuffer{}
 	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),

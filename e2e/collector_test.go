@@ -92,13 +92,19 @@ type collector struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the current process has exited
 	store  store
+	env    []string // the process's whole environment; nil: the test's
+	group  bool     // stop signals the process group (a wrapper and its child)
 }
 
 // launch starts the process; one goroutine reaps it and closes exited.
 func (c *collector) launch(t *testing.T) {
 	t.Helper()
-	c.cmd = exec.Command(c.args[0], c.args[1:]...)
+	c.cmd = exec.Command(c.args[0], c.args[1:]...) //nolint:gosec // the binary under test, named by the suite's environment
 	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
+	c.cmd.Env = c.env
+	if c.group {
+		c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	require.NoError(t, c.cmd.Start())
 	exited := make(chan struct{})
 	c.exited = exited
@@ -108,6 +114,11 @@ func (c *collector) launch(t *testing.T) {
 
 // stop ends the process with SIGTERM, or SIGKILL after 15 s.
 func (c *collector) stop() {
+	if c.group {
+		stopGroup(c.cmd.Process.Pid)
+		<-c.exited
+		return
+	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.exited:
@@ -215,8 +226,10 @@ func startCollector(t *testing.T, st store, pipeline string, extra ...string) *c
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
-	c := &collector{base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st,
-		args: []string{bin, "--config", cfgPath}}
+	c := &collector{
+		base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st,
+		args: []string{bin, "--config", cfgPath},
+	}
 	c.launch(t)
 	t.Cleanup(func() {
 		c.stop()

@@ -83,16 +83,20 @@ func TestGenerateHostileCorpus(t *testing.T) {
 		}
 		trimmed := bytes.TrimSpace(raw)
 		for k := 1; k <= 9; k++ {
-			add(hostileRequest{Name: fmt.Sprintf("%s cut at %d/10", filepath.Base(f), k), Path: path, Headers: headers,
-				Body: string(trimmed[:len(trimmed)*k/10]), Code: 400})
+			add(hostileRequest{
+				Name: fmt.Sprintf("%s cut at %d/10", filepath.Base(f), k), Path: path, Headers: headers,
+				Body: string(trimmed[:len(trimmed)*k/10]), Code: 400,
+			})
 		}
 	}
 	// Wrong types in an alert's fields.
 	wrong := []string{`123`, `true`, `[1]`, `{"a":1}`}
 	for _, field := range []string{"status", "startsAt", "endsAt", "fingerprint", "generatorURL"} {
 		for _, v := range wrong {
-			add(hostileRequest{Name: "alert." + field + " = " + v, Path: am, Code: 400,
-				Body: fmt.Sprintf(`{"alerts":[{"labels":{"alertname":"T"},%q:%s}]}`, field, v)})
+			add(hostileRequest{
+				Name: "alert." + field + " = " + v, Path: am, Code: 400,
+				Body: fmt.Sprintf(`{"alerts":[{"labels":{"alertname":"T"},%q:%s}]}`, field, v),
+			})
 		}
 	}
 	for _, field := range []string{"labels", "annotations"} {
@@ -107,11 +111,13 @@ func TestGenerateHostileCorpus(t *testing.T) {
 	for _, v := range []string{`1`, `"alerts"`, `true`, `{}`, `null`} {
 		add(hostileRequest{Name: "alerts = " + v, Path: am, Body: `{"alerts":` + v + `}`, Code: 400})
 	}
-	for _, b := range []string{`[]`, `1`, `"x"`, `null`, `true`, ``, ` `, `{}`, `{"alerts":[]}`, `{"alerts":[null]}`, `{"alerts":[{}]}`,
+	for _, b := range []string{
+		`[]`, `1`, `"x"`, `null`, `true`, ``, ` `, `{}`, `{"alerts":[]}`, `{"alerts":[null]}`, `{"alerts":[{}]}`,
 		`{"alerts":[{"labels":null}]}`, `{"alerts":[{"labels":{"alertname":null}}]}`, `{"alerts":[{"labels":{"alertname":""}}]}`,
 		`{"groupKey":1,"alerts":[{"labels":{"alertname":"T"}}]}`, `{"truncatedAlerts":"x","alerts":[{"labels":{"alertname":"T"}}]}`,
 		`{"alerts":[{"labels":{"alertname":"T"},"status":"burning"}]}`, `{"alerts":[{"labels":{"alertname":"T"},"startsAt":"yesterday"}]}`,
-		`{"alerts":[1,2,3]}`, `{"alerts":["a"]}`, `{"alerts":[[]]}`, `{"alerts":[{"labels":{"alertname":"T"}}]}garbage`} {
+		`{"alerts":[1,2,3]}`, `{"alerts":["a"]}`, `{"alerts":[[]]}`, `{"alerts":[{"labels":{"alertname":"T"}}]}garbage`,
+	} {
 		add(hostileRequest{Name: "body " + strconv.Quote(b), Path: am, Body: b, Code: 400})
 	}
 	add(hostileRequest{Name: "orgId as text", Path: graf, Headers: grafAuth, Body: `{"orgId":"one","alerts":[{"labels":{"alertname":"T"}}]}`, Code: 400})
@@ -121,8 +127,10 @@ func TestGenerateHostileCorpus(t *testing.T) {
 	add(hostileRequest{Name: "invalid UTF-8 outside strings", Path: am, Body: "{\"alerts\":\xff}", Code: 400})
 	add(hostileRequest{Name: "invalid UTF-8 as a key", Path: am, Body: "{\"\xff\xfe\":1}", Code: 400})
 	for i, s := range []string{"\xff", "\xc3\x28", "\xed\xa0\x80", "\xf0\x28\x8c\x28"} {
-		add(hostileRequest{Name: fmt.Sprintf("invalid UTF-8 in a label value %d", i), Path: am, Expect: "2xx",
-			Body: fmt.Sprintf(`{"alerts":[{"labels":{"alertname":"Utf8Repair%d","v":"a%sb"}}]}`, i, s)})
+		add(hostileRequest{
+			Name: fmt.Sprintf("invalid UTF-8 in a label value %d", i), Path: am, Expect: "2xx",
+			Body: fmt.Sprintf(`{"alerts":[{"labels":{"alertname":"Utf8Repair%d","v":"a%sb"}}]}`, i, s),
+		})
 	}
 	// Generated: too big to keep.
 	for _, g := range []struct {
@@ -176,10 +184,12 @@ func TestGenerateHostileCorpus(t *testing.T) {
 	}
 	add(hostileRequest{Name: "DELETE /health", Method: http.MethodDelete, Path: "/health", Code: 405})
 	// Odd paths and ids.
-	for _, p := range []string{"/webhooks/prometheus/..%2f..%2fetc%2fpasswd", "/webhooks/prometheus/" + strings.Repeat("a", 8000),
+	for _, p := range []string{
+		"/webhooks/prometheus/..%2f..%2fetc%2fpasswd", "/webhooks/prometheus/" + strings.Repeat("a", 8000),
 		"/webhooks/grafana/%C3%BCn%C3%AFc%C3%B8d%C3%A9", "/webhooks/prometheus/%00", "/webhooks/grafana/a/b/c", "/webhooks/%2e%2e/x",
 		"/webhooks/", "/webhooks", "/webhooks/prometheus/", "/webhooks/prometheus/" + promID + "/api/v2/alerts/extra",
-		"/webhooks/alertmanager/", "/webhooks/grafana/" + promID, "/", "/api/v2/alerts", "/webhooks/prometheus/%ff%fe"} {
+		"/webhooks/alertmanager/", "/webhooks/grafana/" + promID, "/", "/api/v2/alerts", "/webhooks/prometheus/%ff%fe",
+	} {
 		add(hostileRequest{Name: "path " + p[:min(len(p), 60)], Path: p, Headers: pushAuth, Body: `{"alerts":[{"labels":{"alertname":"T"}}]}`, Code: 404})
 	}
 	// Credentials that are not credentials.
@@ -199,7 +209,7 @@ func TestGenerateHostileCorpus(t *testing.T) {
 	out, err := json.MarshalIndent(c, "", " ")
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Dir(corpusPath), 0o755))
-	require.NoError(t, os.WriteFile(corpusPath, append(out, '\n'), 0o644))
+	require.NoError(t, os.WriteFile(corpusPath, append(out, '\n'), 0o644)) //nolint:gosec // a committed fixture, readable by all
 	t.Logf("wrote %d requests", len(c))
 }
 
@@ -252,8 +262,8 @@ func generatedBody(t *testing.T, r *hostileRequest, req *http.Request) []byte {
 // collector stays up with bounded memory, and valid alerts sent in between
 // are all stored.
 func TestHostileInput(t *testing.T) {
-	raw, err := os.ReadFile(corpusPath)
-	require.NoError(t, err)
+	raw, readErr := os.ReadFile(corpusPath)
+	require.NoError(t, readErr)
 	var corpus []hostileRequest
 	require.NoError(t, json.Unmarshal(raw, &corpus))
 	require.GreaterOrEqual(t, len(corpus), 200)

@@ -44,6 +44,7 @@ func storedOnce(t *testing.T, st store, acked []string) (lost, doubled int) {
 		require.NoError(t, rows.Scan(&fp, &n))
 		counts[fp] = n
 	}
+	require.NoError(t, rows.Err())
 	for _, fp := range acked {
 		switch counts[fp] {
 		case 0:

@@ -100,7 +100,7 @@ func TestAnalysisSurvivesCrash(t *testing.T) {
 
 	var mu sync.Mutex
 	got := map[string]int{}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		mu.Lock()
 		got[r.Header.Get("Idempotency-Key")]++

@@ -44,5 +44,8 @@ func main() {
 		_, _ = w.Write([]byte(`{"status":"success"}`))
 	})
 	http.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"healthy"}`)) })
-	log.Fatal(http.ListenAndServe(*addr, nil))
+	// The same header timeout as the receiver's default, so that both are
+	// measured with a server a client cannot hold open for ever.
+	srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
 }

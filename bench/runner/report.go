@@ -80,8 +80,10 @@ func render(o options, rows []row, halfRate *loadgen.Result, rss []int64) string
 		targets = append(targets, target{"PostgreSQL, 1-alert unique, × baseline", ratio("collector, PostgreSQL", "1-alert unique"), 0.20, true, "×"})
 	}
 	if halfRate != nil {
-		targets = append(targets, target{fmt.Sprintf("SQLite p99 at half the maximum rate (%.0f req/s, %d non-2xx)", halfRate.RequestsPS, halfRate.Non2xx+halfRate.Errors),
-			halfRate.LatencyP99, 10, false, "ms"})
+		targets = append(targets, target{
+			fmt.Sprintf("SQLite p99 at half the maximum rate (%.0f req/s, %d non-2xx)", halfRate.RequestsPS, halfRate.Non2xx+halfRate.Errors),
+			halfRate.LatencyP99, 10, false, "ms",
+		})
 	}
 	if len(rss) == 2 {
 		targets = append(targets,

@@ -17,7 +17,10 @@ import (
 	"github.com/sre-copilot/incident-collector/internal/loadgen"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is main with an exit code, so that deferred calls run before the exit.
+func run() int {
 	var o loadgen.Options
 	var asJSON bool
 	var ackedFile string
@@ -46,17 +49,17 @@ func main() {
 	res, err := loadgen.Run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "alertload:", err)
-		os.Exit(2)
+		return 2
 	}
 	if ackedFile != "" {
 		if err := writeLines(ackedFile, res.AckedAlerts); err != nil {
 			fmt.Fprintln(os.Stderr, "alertload:", err)
-			os.Exit(1)
+			return 1
 		}
 	}
 	if asJSON {
 		_ = json.NewEncoder(os.Stdout).Encode(res)
-		return
+		return 0
 	}
 	fmt.Printf("requests %d (%.0f/s)  alerts %d (%.0f/s)  in %.1fs\n", res.Requests, res.RequestsPS, res.Alerts, res.AlertsPS, res.Seconds)
 	fmt.Printf("latency ms  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", res.LatencyP50, res.LatencyP90, res.LatencyP99, res.LatencyMax)
@@ -70,6 +73,7 @@ func main() {
 		fmt.Printf("  %s: %d", c, res.Codes[c])
 	}
 	fmt.Printf("\nnon-2xx %d  transport errors %d\n", res.Non2xx, res.Errors)
+	return 0
 }
 
 func writeLines(path string, lines []string) error {

@@ -17,11 +17,11 @@ type Answer struct {
 }
 
 // Post sends body as JSON to url with headers given as name, value pairs.
-func Post(t testing.TB, url string, body []byte, headers ...string) Answer {
-	t.Helper()
+func Post(tb testing.TB, url string, body []byte, headers ...string) Answer {
+	tb.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("request to %s: %v", url, err)
+		tb.Fatalf("request to %s: %v", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -29,12 +29,12 @@ func Post(t testing.TB, url string, body []byte, headers ...string) Answer {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		tb.Fatalf("POST %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("reading the answer of %s: %v", url, err)
+		tb.Fatalf("reading the answer of %s: %v", url, err)
 	}
 	a := Answer{Code: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &a.Body)

@@ -21,55 +21,55 @@ const PostgresDSNEnv = "INCIDENT_TEST_POSTGRES_DSN"
 // PostgresDSN returns the DSN of the test PostgreSQL, or skips the test with
 // a message when it is not set. CI always sets it (see .ci/run), so there
 // these tests always run.
-func PostgresDSN(t testing.TB) string {
-	t.Helper()
-	return RequireEnv(t, PostgresDSNEnv, "the PostgreSQL tests (.ci/run sets the variable)")
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	return RequireEnv(tb, PostgresDSNEnv, "the PostgreSQL tests (.ci/run sets the variable)")
 }
 
 // RequireEnv returns the variable's value. When it is unset the test fails in
 // CI (CI is set), where every test must run, and is skipped elsewhere, with
 // what needs it.
-func RequireEnv(t testing.TB, name, forWhat string) string {
-	t.Helper()
+func RequireEnv(tb testing.TB, name, forWhat string) string {
+	tb.Helper()
 	v := os.Getenv(name)
 	if v == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set in CI: %s must run there", name, forWhat)
+			tb.Fatalf("%s is not set in CI: %s must run there", name, forWhat)
 		}
-		t.Skipf("%s is not set: skipping %s", name, forWhat)
+		tb.Skipf("%s is not set: skipping %s", name, forWhat)
 	}
 	return v
 }
 
 // PostgresSchema creates a fresh schema for one test, dropped at its end, and
 // returns a DSN whose search_path points at it.
-func PostgresSchema(t testing.TB) string {
-	t.Helper()
-	dsn := PostgresDSN(t)
+func PostgresSchema(tb testing.TB) string {
+	tb.Helper()
+	dsn := PostgresDSN(tb)
 	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20]
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		t.Fatalf("opening postgres: %v", err)
+		tb.Fatalf("opening postgres: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
+		tb.Fatalf("creating schema: %v", err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
 		_ = db.Close()
 	})
-	return WithSearchPath(t, dsn, schema)
+	return WithSearchPath(tb, dsn, schema)
 }
 
 // WithSearchPath adds search_path=schema to a URL or key=value DSN.
-func WithSearchPath(t testing.TB, dsn, schema string) string {
-	t.Helper()
+func WithSearchPath(tb testing.TB, dsn, schema string) string {
+	tb.Helper()
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			t.Fatalf("parsing %s: %v", PostgresDSNEnv, err)
+			tb.Fatalf("parsing %s: %v", PostgresDSNEnv, err)
 		}
 		q := u.Query()
 		q.Set("search_path", schema)
