@@ -46,12 +46,19 @@ receivers:
 // startAlertmanager runs a real Alertmanager on loopback, without gossip.
 func startAlertmanager(t *testing.T, collectorBase string) string {
 	t.Helper()
-	return runAlertmanager(t, fmt.Sprintf(alertmanagerConfig, collectorBase, promID, promSecret))
+	return runAlertmanager(t, fmt.Sprintf(alertmanagerConfig, collectorBase, promID, promSecret)).base
 }
 
-// runAlertmanager runs a real Alertmanager on config, on loopback, without
-// gossip, and returns its base URL.
-func runAlertmanager(t *testing.T, config string) string {
+// alertmanagerProcess is a real Alertmanager on loopback, without gossip.
+type alertmanagerProcess struct {
+	base string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// runAlertmanager runs a real Alertmanager on config (a complete
+// alertmanager.yml) until the test ends or stop is called.
+func runAlertmanager(t *testing.T, config string) *alertmanagerProcess {
 	t.Helper()
 	bin := binary(t, "E2E_ALERTMANAGER_BIN", "Alertmanager")
 	dir := t.TempDir()
@@ -63,23 +70,37 @@ func runAlertmanager(t *testing.T, config string) string {
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--cluster.listen-address=")
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
+	am := &alertmanagerProcess{base: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(am.done) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		am.stop()
 		if t.Failed() {
 			t.Logf("alertmanager output:\n%s", out.String())
 		}
 	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	eventually(t, 30*time.Second, "Alertmanager ready", func() bool {
-		resp, err := http.Get(base + "/-/ready")
+		resp, err := http.Get(am.base + "/-/ready")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return base
+	return am
+}
+
+func (am *alertmanagerProcess) stop() {
+	_ = am.cmd.Process.Signal(syscall.SIGTERM)
+	<-am.done
+}
+
+// push posts alerts (a JSON array) to Alertmanager's API.
+func (am *alertmanagerProcess) push(t *testing.T, alerts string) {
+	t.Helper()
+	resp, err := http.Post(am.base+"/api/v2/alerts", "application/json", bytes.NewBufferString(alerts))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
 func pushAlerts(t *testing.T, amBase string, startsAt, endsAt time.Time) {

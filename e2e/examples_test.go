@@ -78,7 +78,7 @@ func TestExampleAlertmanager(t *testing.T) {
 		route := doc["route"].(map[string]any)
 		route["group_wait"], route["group_interval"], route["repeat_interval"] = "1s", "2s", "3s"
 	}, "http://"+exampleHost, c.base)
-	am := runAlertmanager(t, string(cfg))
+	am := runAlertmanager(t, string(cfg)).base
 	db := store{driver: "postgres", dsn: dsn}.db(t)
 
 	startsAt := time.Now().Add(-time.Minute).Truncate(time.Second)

@@ -6,71 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// alertmanagerProcess is a real Alertmanager on loopback, without gossip.
-type alertmanagerProcess struct {
-	base string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// runAlertmanager starts Alertmanager on config (a complete alertmanager.yml).
-func runAlertmanager(t *testing.T, config string) *alertmanagerProcess {
-	t.Helper()
-	bin := binary(t, "E2E_ALERTMANAGER_BIN", "Alertmanager")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o600))
-	port := freePort(t)
-	out := &lockedBuffer{}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--cluster.listen-address=")
-	cmd.Stdout, cmd.Stderr = out, out
-	require.NoError(t, cmd.Start())
-	am := &alertmanagerProcess{base: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(am.done) }()
-	t.Cleanup(func() {
-		am.stop()
-		if t.Failed() {
-			t.Logf("alertmanager output:\n%s", out.String())
-		}
-	})
-	eventually(t, 30*time.Second, "Alertmanager ready", func() bool {
-		resp, err := http.Get(am.base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return am
-}
-
-func (am *alertmanagerProcess) stop() {
-	_ = am.cmd.Process.Signal(syscall.SIGTERM)
-	<-am.done
-}
-
-// push posts alerts (a JSON array) to Alertmanager's API.
-func (am *alertmanagerProcess) push(t *testing.T, alerts string) {
-	t.Helper()
-	resp, err := http.Post(am.base+"/api/v2/alerts", "application/json", bytes.NewBufferString(alerts))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-}
 
 // One route to the global endpoint; %s is the collector's base URL.
 const groupedAlertmanager = `
