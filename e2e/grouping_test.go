@@ -65,7 +65,7 @@ type analysisCounter struct {
 	got map[string]int
 }
 
-func (a *analysisCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (a *analysisCounter) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	a.mu.Lock()
 	a.got[r.Header.Get("Idempotency-Key")]++

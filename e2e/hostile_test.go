@@ -155,15 +155,21 @@ func TestGenerateHostileCorpus(t *testing.T) {
 		add(hostileRequest{Name: g.gen, Path: am, Generate: g.gen, Code: g.code})
 	}
 	for _, fp := range []string{`\u0000`, `zz\u0000X`, strings.Repeat("f", 8000), `a\ud800b`} {
-		add(hostileRequest{Name: "fingerprint " + fp[:min(len(fp), 20)], Path: am, Code: 400,
-			Body: `{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"` + fp + `"}]}`})
+		add(hostileRequest{
+			Name: "fingerprint " + fp[:min(len(fp), 20)], Path: am, Code: 400,
+			Body: `{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"` + fp + `"}]}`,
+		})
 	}
 	for _, field := range []string{"startsAt", "endsAt"} {
-		add(hostileRequest{Name: field + " past the year 9999 in UTC", Path: am, Code: 400,
-			Body: `{"alerts":[{"labels":{"alertname":"T"},"status":"resolved","` + field + `":"9999-12-31T23:59:59-23:59"}]}`})
+		add(hostileRequest{
+			Name: field + " past the year 9999 in UTC", Path: am, Code: 400,
+			Body: `{"alerts":[{"labels":{"alertname":"T"},"status":"resolved","` + field + `":"9999-12-31T23:59:59-23:59"}]}`,
+		})
 	}
-	add(hostileRequest{Name: "no alertname: stored under its labels", Path: am, Expect: "2xx",
-		Body: `{"alerts":[{"labels":{"service":"hostile-no-alertname"}}]}`})
+	add(hostileRequest{
+		Name: "no alertname: stored under its labels", Path: am, Expect: "2xx",
+		Body: `{"alerts":[{"labels":{"service":"hostile-no-alertname"}}]}`,
+	})
 	hmac := "/webhooks/grafana/" + hmacID
 	for _, h := range []struct {
 		name string

@@ -85,8 +85,10 @@ func run(o options) error {
 		{name: "baseline (net/http + encoding/json)", start: func() (*server, error) { return startBaseline(o) }},
 	}
 	if o.alertmanager != "" {
-		servers = append(servers, benchServer{name: "Alertmanager v0.31.1, POST /api/v2/alerts (in memory)", push: true,
-			start: func() (*server, error) { return startAlertmanager(o, work) }})
+		servers = append(servers, benchServer{
+			name: "Alertmanager v0.31.1, POST /api/v2/alerts (in memory)", push: true,
+			start: func() (*server, error) { return startAlertmanager(o, work) },
+		})
 	}
 	servers = append(servers,
 		benchServer{name: "receiver alone (nop exporter)", start: func() (*server, error) { return startCollector(o, work, "nop", nopExporter) }},
@@ -261,8 +263,10 @@ func startAlertmanager(o options, work string) (*server, error) {
 	if err := os.WriteFile(cfg, []byte(alertmanagerConfig), 0o600); err != nil {
 		return nil, err
 	}
-	return startProcess(o.alertmanager, []string{"--config.file=" + cfg, "--storage.path=" + filepath.Join(work, "alertmanager"),
-		"--web.listen-address=" + addr, "--cluster.listen-address=", "--log.level=warn"},
+	return startProcess(o.alertmanager, []string{
+		"--config.file=" + cfg, "--storage.path=" + filepath.Join(work, "alertmanager"),
+		"--web.listen-address=" + addr, "--cluster.listen-address=", "--log.level=warn",
+	},
 		"http://"+addr+"/-/ready", "http://"+addr+"/api/v2/alerts")
 }
 

@@ -31,11 +31,11 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 	now := e.now()
 	grouping := store.Grouping{By: e.cfg.Grouping.By, Labels: e.cfg.Grouping.Labels}
 	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
+	for i := range rls.Len() {
 		sls := rls.At(i).ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
+		for j := range sls.Len() {
 			lrs := sls.At(j).LogRecords()
-			for k := 0; k < lrs.Len(); k++ {
+			for k := range lrs.Len() {
 				a, problem := alertOf(lrs.At(k), now, grouping)
 				switch {
 				case a.Fingerprint == "" && problem == "":

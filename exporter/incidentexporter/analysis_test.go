@@ -49,7 +49,10 @@ func (s *analysisService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(r.Body)
-	require.NoError(s.t, err)
+	if !assert.NoError(s.t, err) {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
 	ts := r.Header.Get("X-Incident-Timestamp")
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	assert.NoError(s.t, err)
@@ -59,7 +62,10 @@ func (s *analysisService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var n notification
-	require.NoError(s.t, json.Unmarshal(body, &n))
+	if !assert.NoError(s.t, json.Unmarshal(body, &n)) {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
 	assert.True(s.t, strings.HasPrefix(r.Header.Get("Idempotency-Key"), n.Incident.ID+":"+n.Event), r.Header.Get("Idempotency-Key"))
 	s.mu.Lock()
 	s.received[r.Header.Get("Idempotency-Key")]++

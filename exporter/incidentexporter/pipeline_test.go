@@ -116,8 +116,10 @@ func TestPipelineOnEachStore(t *testing.T) {
 
 			code, body = post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/real-02-group-two-firing.json"))
 			require.Equal(t, 200, code)
-			assert.Equal(t, map[string]any{"status": "duplicate", "message": "Alert already processed",
-				"fingerprint": "21473860c0a3436e", "fingerprints": []any{"21473860c0a3436e", "ca83fc25b3aceae7"}}, body)
+			assert.Equal(t, map[string]any{
+				"status": "duplicate", "message": "Alert already processed",
+				"fingerprint": "21473860c0a3436e", "fingerprints": []any{"21473860c0a3436e", "ca83fc25b3aceae7"},
+			}, body)
 
 			code, body = post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/real-05-one-resolved-one-firing.json"))
 			require.Equal(t, 200, code)
@@ -236,10 +238,10 @@ func alertLogs(fp string, startsAt time.Time) plog.Logs {
 }
 
 func forEach(ld plog.Logs, fn func(plog.LogRecord)) {
-	for i := 0; i < ld.ResourceLogs().Len(); i++ {
-		for j := 0; j < ld.ResourceLogs().At(i).ScopeLogs().Len(); j++ {
+	for i := range ld.ResourceLogs().Len() {
+		for j := range ld.ResourceLogs().At(i).ScopeLogs().Len() {
 			lrs := ld.ResourceLogs().At(i).ScopeLogs().At(j).LogRecords()
-			for k := 0; k < lrs.Len(); k++ {
+			for k := range lrs.Len() {
 				fn(lrs.At(k))
 			}
 		}

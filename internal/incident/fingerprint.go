@@ -40,7 +40,7 @@ func Fingerprint(labels map[string]string, ignore map[string]struct{}) string {
 }
 
 func hashString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		h ^= uint64(s[i])
 		h *= fnvPrime64
 	}

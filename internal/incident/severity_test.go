@@ -11,7 +11,7 @@ func TestSeverityFromLabel(t *testing.T) {
 	for label, want := range map[string]string{
 		"critical": SeverityCritical,
 		"CRITICAL": SeverityCritical,
-		" warning": SeverityHigh,
+		" warning": SeverityHigh, //nolint:gocritic // the blank is the point: senders pad values
 		"warning":  SeverityHigh,
 		"info":     SeverityMedium,
 		"":         SeverityMedium,

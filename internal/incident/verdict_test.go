@@ -34,7 +34,7 @@ func TestRecorderConcurrentReportsAndClose(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	accepted := 0
-	for i := 0; i < 50; i++ {
+	for range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -3,6 +3,7 @@ package testutil
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -19,9 +20,19 @@ type Answer struct {
 // Post sends body as JSON to url with headers given as name, value pairs.
 func Post(tb testing.TB, url string, body []byte, headers ...string) Answer {
 	tb.Helper()
+	a, err := TryPost(url, body, headers...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+// TryPost is Post for goroutines, which must not stop the test themselves:
+// it returns the error.
+func TryPost(url string, body []byte, headers ...string) (Answer, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		tb.Fatalf("request to %s: %v", url, err)
+		return Answer{}, fmt.Errorf("request to %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -29,14 +40,14 @@ func Post(tb testing.TB, url string, body []byte, headers ...string) Answer {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tb.Fatalf("POST %s: %v", url, err)
+		return Answer{}, fmt.Errorf("POST %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		tb.Fatalf("reading the answer of %s: %v", url, err)
+		return Answer{}, fmt.Errorf("reading the answer of %s: %w", url, err)
 	}
 	a := Answer{Code: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &a.Body)
-	return a
+	return a, nil
 }

@@ -25,6 +25,7 @@ const (
 	reasonAuthenticator = "authenticator" // a confighttp auth extension (401)
 )
 
+//nolint:gosec // G101: answers that name the secret, not secrets
 const (
 	detailBadSecret    = "Invalid webhook secret"
 	detailBadSignature = "Invalid webhook signature"
@@ -125,7 +126,7 @@ func signatureTime(ts string) (int64, bool) {
 	if ts == "" || len(ts) > 15 {
 		return 0, false
 	}
-	for i := 0; i < len(ts); i++ {
+	for i := range len(ts) {
 		if ts[i] < '0' || ts[i] > '9' {
 			return 0, false
 		}

@@ -166,7 +166,7 @@ func TestRateLimit(t *testing.T) {
 	_, base := startReceiver(t, cfg, newDedupConsumer())
 	body := fixture(t, "alertmanager/seed-example.json")
 	headers := map[string]string{"X-Webhook-Secret": promSecret}
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		assert.Equal(t, 200, post(t, base+"/webhooks/prometheus/"+promID, body, headers).code, "burst request %d", i)
 	}
 	resp := post(t, base+"/webhooks/prometheus/"+promID, body, headers)
@@ -279,30 +279,50 @@ func TestStrangersSpendNoTokens(t *testing.T) {
 		good      map[string]string
 		strangers []map[string]string
 	}{
-		{"X-Webhook-Secret", "/webhooks/prometheus/" + promID, map[string]string{"X-Webhook-Secret": promSecret},
-			[]map[string]string{nil, {"X-Webhook-Secret": "nope"}, {"X-Webhook-Secret": grafSecret}}},
-		{"Bearer", "/webhooks/grafana/" + grafID, map[string]string{"Authorization": "Bearer " + grafSecret},
-			[]map[string]string{nil, {"Authorization": "Bearer nope"}, {"Authorization": "Bearer " + promSecret}}},
-		{"Basic", "/webhooks/prometheus/" + promID, map[string]string{"Authorization": basic("alertmanager", promSecret)},
-			[]map[string]string{{"Authorization": basic("alertmanager", "nope")}, {"Authorization": basic(promSecret, "")}}},
-		{"global secret", "/webhooks/alertmanager", map[string]string{"Authorization": "Bearer global-secret"},
-			[]map[string]string{nil, {"Authorization": "Bearer " + promSecret}}},
-		{"HMAC", "/webhooks/grafana/" + hmacID, map[string]string{"X-Grafana-Alerting-Signature": sign("", body)},
-			[]map[string]string{nil, {"Authorization": "Bearer " + hmacSecret}, {"X-Grafana-Alerting-Signature": sign("", []byte("other"))}}},
-		{"HMAC with timestamp", "/webhooks/grafana/" + hmacTSID,
+		{
+			"X-Webhook-Secret", "/webhooks/prometheus/" + promID,
+			map[string]string{"X-Webhook-Secret": promSecret},
+			[]map[string]string{nil, {"X-Webhook-Secret": "nope"}, {"X-Webhook-Secret": grafSecret}},
+		},
+		{
+			"Bearer", "/webhooks/grafana/" + grafID,
+			map[string]string{"Authorization": "Bearer " + grafSecret},
+			[]map[string]string{nil, {"Authorization": "Bearer nope"}, {"Authorization": "Bearer " + promSecret}},
+		},
+		{
+			"Basic", "/webhooks/prometheus/" + promID,
+			map[string]string{"Authorization": basic("alertmanager", promSecret)},
+			[]map[string]string{{"Authorization": basic("alertmanager", "nope")}, {"Authorization": basic(promSecret, "")}},
+		},
+		{
+			"global secret", "/webhooks/alertmanager",
+			map[string]string{"Authorization": "Bearer global-secret"},
+			[]map[string]string{nil, {"Authorization": "Bearer " + promSecret}},
+		},
+		{
+			"HMAC", "/webhooks/grafana/" + hmacID,
+			map[string]string{"X-Grafana-Alerting-Signature": sign("", body)},
+			[]map[string]string{nil, {"Authorization": "Bearer " + hmacSecret}, {"X-Grafana-Alerting-Signature": sign("", []byte("other"))}},
+		},
+		{
+			"HMAC with timestamp", "/webhooks/grafana/" + hmacTSID,
 			map[string]string{"X-Grafana-Alerting-Signature": sign(ts, body), "X-Grafana-Alerting-Timestamp": ts},
-			[]map[string]string{nil, {"X-Grafana-Alerting-Signature": sign(ts, body)},
+			[]map[string]string{
+				nil,
+				{"X-Grafana-Alerting-Signature": sign(ts, body)},
 				{"X-Grafana-Alerting-Signature": sign("1", body), "X-Grafana-Alerting-Timestamp": "1"},
-				{"X-Grafana-Alerting-Signature": sign(ts, []byte("other")), "X-Grafana-Alerting-Timestamp": ts}}},
+				{"X-Grafana-Alerting-Signature": sign(ts, []byte("other")), "X-Grafana-Alerting-Timestamp": ts},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, base := startReceiver(t, cfg, newDedupConsumer(), func(r *alertReceiver) { r.now = func() time.Time { return now } })
-			for i := 0; i < 10; i++ {
+			for i := range 10 {
 				resp := post(t, base+tt.path, body, tt.strangers[i%len(tt.strangers)])
 				require.Equal(t, http.StatusForbidden, resp.code, string(resp.body))
 			}
-			for i := 0; i < 3; i++ {
+			for i := range 3 {
 				resp := post(t, base+tt.path, body, tt.good)
 				assert.Equal(t, http.StatusOK, resp.code, "authenticated request %d: %s", i, resp.body)
 			}

@@ -19,7 +19,7 @@ import (
 func groupOf(n int) []byte {
 	var b strings.Builder
 	b.WriteString(`{"version":"4","groupKey":"{}:{alertname=\"HighErrorRate\"}","status":"firing","receiver":"sre","externalURL":"http://alertmanager:9093","truncatedAlerts":0,"alerts":[`)
-	for i := 0; i < n; i++ {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}

@@ -215,7 +215,7 @@ func (f *filling) Read(p []byte) (int, error) {
 }
 
 func (f *filling) result() ([]byte, error) {
-	if f.err != io.EOF {
+	if !errors.Is(f.err, io.EOF) {
 		return nil, f.err
 	}
 	return f.buf, nil

@@ -143,7 +143,7 @@ func TestStalledUploadsHoldLittle(t *testing.T) {
 	rcv, base := startReceiver(t, testConfig(), newDedupConsumer())
 	addr := strings.TrimPrefix(base, "http://")
 	const stalled = 50
-	for i := 0; i < stalled; i++ {
+	for i := range stalled {
 		conn, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = conn.Close() })

@@ -12,46 +12,46 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func gzipped(t testing.TB, b []byte) []byte {
+func gzipped(tb testing.TB, b []byte) []byte {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	_, err := zw.Write(b)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
+	require.NoError(tb, err)
+	require.NoError(tb, zw.Close())
 	return buf.Bytes()
 }
 
-func zlibbed(t testing.TB, b []byte) []byte {
+func zlibbed(tb testing.TB, b []byte) []byte {
 	var buf bytes.Buffer
 	zw := zlib.NewWriter(&buf)
 	_, err := zw.Write(b)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
+	require.NoError(tb, err)
+	require.NoError(tb, zw.Close())
 	return buf.Bytes()
 }
 
-func zstded(t testing.TB, b []byte, opts ...zstd.EOption) []byte {
+func zstded(tb testing.TB, b []byte, opts ...zstd.EOption) []byte {
 	var buf bytes.Buffer
 	zw, err := zstd.NewWriter(&buf, opts...)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	_, err = zw.Write(b)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
+	require.NoError(tb, err)
+	require.NoError(tb, zw.Close())
 	return buf.Bytes()
 }
 
 // zstdStreamed writes in pieces, so that the frame does not announce its size.
-func zstdStreamed(t testing.TB, b []byte) []byte {
+func zstdStreamed(tb testing.TB, b []byte) []byte {
 	var buf bytes.Buffer
 	zw, err := zstd.NewWriter(&buf, zstd.WithWindowSize(1<<20))
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	for len(b) > 0 {
 		n := min(len(b), 64<<10)
 		_, err = zw.Write(b[:n])
-		require.NoError(t, err)
+		require.NoError(tb, err)
 		b = b[n:]
 	}
-	require.NoError(t, zw.Close())
+	require.NoError(tb, zw.Close())
 	return buf.Bytes()
 }
 

@@ -194,7 +194,7 @@ func TestAnswerTable(t *testing.T) {
 	// Every alert accepted above reached the pipeline exactly once:
 	// 1+1+1+1+2+1+2+2+1 Alertmanager, 1+2 Grafana, 2+1 pushed, 1 without alertname,
 	// 1 from the partly bad group.
-	assert.Equal(t, 20, len(allRecords(&store.LogsSink)))
+	assert.Len(t, allRecords(&store.LogsSink), 20)
 }
 
 func TestRetryableConsumerErrorIs503WithRetryAfter(t *testing.T) {
@@ -228,7 +228,10 @@ func TestConsumerHonoursContextDeadline(t *testing.T) {
 	_, base := startReceiver(t, testConfig(), blocking)
 	client := &http.Client{Timeout: 500 * 1e6}
 	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/alertmanager", strings.NewReader(string(fixture(t, "alertmanager/seed-example.json"))))
-	_, err := client.Do(req)
+	resp, err := client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
 	require.Error(t, err, "the client gave up; the server must not crash or leak the goroutine (goleak checks)")
 }
 

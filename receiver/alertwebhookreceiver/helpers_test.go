@@ -34,7 +34,7 @@ const (
 	hmacTSID   = "grafana-hmac-ts"
 )
 
-func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
+func fixture(tb testing.TB, name string) []byte { return testutil.Fixture(tb, name) }
 
 // dedupConsumer stands in for the incident exporter at the end of the
 // pipeline: it keeps the records it got and reports verdicts by fingerprint,
@@ -82,11 +82,11 @@ func (d *dedupConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 }
 
 func forEachRecord(ld plog.Logs, fn func(plog.LogRecord)) {
-	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+	for i := range ld.ResourceLogs().Len() {
 		sls := ld.ResourceLogs().At(i).ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
+		for j := range sls.Len() {
 			lrs := sls.At(j).LogRecords()
-			for k := 0; k < lrs.Len(); k++ {
+			for k := range lrs.Len() {
 				fn(lrs.At(k))
 			}
 		}
@@ -126,16 +126,16 @@ func testConfig() *Config {
 }
 
 // startReceiver runs the receiver on a free loopback port until the test ends.
-func startReceiver(t testing.TB, cfg *Config, next consumer.Logs, opts ...func(*alertReceiver)) (*alertReceiver, string) {
-	t.Helper()
-	require.NoError(t, cfg.Validate())
+func startReceiver(tb testing.TB, cfg *Config, next consumer.Logs, opts ...func(*alertReceiver)) (*alertReceiver, string) {
+	tb.Helper()
+	require.NoError(tb, cfg.Validate())
 	r, err := newReceiver(cfg, receivertest.NewNopSettings(metadata.Type), next)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	for _, o := range opts {
 		o(r)
 	}
-	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+	require.NoError(tb, r.Start(context.Background(), componenttest.NewNopHost()))
+	tb.Cleanup(func() { require.NoError(tb, r.Shutdown(context.Background())) })
 	return r, "http://" + r.addr.String()
 }
 
@@ -145,32 +145,32 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t testing.TB) map[string]any {
-	t.Helper()
+func (r response) json(tb testing.TB) map[string]any {
+	tb.Helper()
 	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
+	require.NoError(tb, json.Unmarshal(r.body, &m), string(r.body))
 	return m
 }
 
-func do(t testing.TB, method, url string, body []byte, headers map[string]string) response {
-	t.Helper()
+func do(tb testing.TB, method, url string, body []byte, headers map[string]string) response {
+	tb.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return response{code: resp.StatusCode, header: resp.Header, body: b}
 }
 
-func post(t testing.TB, url string, body []byte, headers map[string]string) response {
-	t.Helper()
-	return do(t, http.MethodPost, url, body, headers)
+func post(tb testing.TB, url string, body []byte, headers map[string]string) response {
+	tb.Helper()
+	return do(tb, http.MethodPost, url, body, headers)
 }
 
 func receiverSettings() receiver.Settings { return receivertest.NewNopSettings(metadata.Type) }

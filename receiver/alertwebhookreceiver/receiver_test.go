@@ -3,7 +3,6 @@ package alertwebhookreceiver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -178,5 +177,5 @@ func TestConnectionsArePerReceiver(t *testing.T) {
 	b, err := newReceiver(testConfig(), receiverSettings(), newDedupConsumer())
 	require.NoError(t, err)
 	a.conns.drain()
-	assert.False(t, b.conns.isDraining(), fmt.Sprintf("%p %p", a.conns, b.conns))
+	assert.False(t, b.conns.isDraining(), "%p %p", a.conns, b.conns)
 }

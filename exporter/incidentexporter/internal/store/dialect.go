@@ -26,7 +26,7 @@ type dialect interface {
 	// never wait for each other in a circle); none where the engine has a
 	// single writer.
 	lockGroups(keys []int64) []query
-	// lock serialises migrations across processes on conn; unlock undoes it.
+	// lock serializes migrations across processes on conn; unlock undoes it.
 	lock(ctx context.Context, conn *sql.Conn) error
 	unlock(ctx context.Context, conn *sql.Conn) error
 	// skipLocked ends the outbox claim's row selection.

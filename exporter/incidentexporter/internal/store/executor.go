@@ -43,7 +43,7 @@ func newExecutor(ctx context.Context, db *sql.DB, d dialect, writePath []string)
 		return e, nil
 	}
 	for _, text := range writePath {
-		s, err := db.PrepareContext(ctx, text)
+		s, err := db.PrepareContext(ctx, text) //nolint:sqlclosecheck // kept for the store's life, closed by close
 		if err != nil {
 			e.close()
 			return nil, fmt.Errorf("preparing statements: %w", err)
@@ -124,7 +124,7 @@ func (t *sqlTxn) run(ctx context.Context, qs []query) error {
 		var stmt *sql.Stmt
 		var err error
 		if prepared := t.e.stmts[q.sql]; prepared != nil {
-			stmt = t.tx.StmtContext(stmtCtx, prepared)
+			stmt = t.tx.StmtContext(stmtCtx, prepared) //nolint:sqlclosecheck // the transaction closes its statements
 		} else if stmt, err = t.tx.PrepareContext(stmtCtx, q.sql); err != nil {
 			return fmt.Errorf("preparing a statement: %w", err)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,10 +24,9 @@ func groupOf(t *testing.T, n int, fail func(alerts []Alert) error) (calls *atomi
 	t.Helper()
 	calls = &atomic.Int64{}
 	queued := make(chan struct{})
-	var c *committer
-	c = newCommitter(func(_ context.Context, alerts []Alert) ([]Result, error) {
+	c := newCommitter(func(_ context.Context, alerts []Alert) ([]Result, error) {
 		if calls.Add(1) == 1 {
-			<-queued // hold the writer until every request waits behind it
+			<-queued
 		}
 		if err := fail(alerts); err != nil {
 			return nil, err
@@ -43,7 +43,7 @@ func groupOf(t *testing.T, n int, fail func(alerts []Alert) error) (calls *atomi
 	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond)
 	for i := 1; i <= n; i++ {
 		wg.Add(1)
-		fp := "fp-" + string(rune('a'+i))
+		fp := "fp-" + strconv.Itoa(i)
 		go func() { defer wg.Done(); _, errs[i] = c.submit(context.Background(), []Alert{firing(fp, t0)}) }()
 	}
 	require.Eventually(t, func() bool { return len(c.queue) == n }, 5*time.Second, time.Millisecond)
@@ -75,7 +75,7 @@ func TestTransientGroupFailureIsNotRetriedPerRequest(t *testing.T) {
 func TestPermanentGroupFailureIsolatesTheBadRequest(t *testing.T) {
 	calls, errs := groupOf(t, 5, func(alerts []Alert) error {
 		for _, a := range alerts {
-			if a.Fingerprint == "fp-c" {
+			if a.Fingerprint == "fp-2" {
 				return consumererror.NewPermanent(errors.New("bad value"))
 			}
 		}

@@ -230,8 +230,12 @@ func TestGroupingKeyOf(t *testing.T) {
 		{"by group_key too long", Grouping{By: GroupByGroupKey}, long, label, "fnv64:" + incident.Fingerprint(map[string]string{"": long}, nil)},
 		{"by group_key with a NUL", Grouping{By: GroupByGroupKey}, "a\x00b", label, "fnv64:" + incident.Fingerprint(map[string]string{"": "a\x00b"}, nil)},
 		{"by labels", Grouping{By: GroupByLabels, Labels: []string{"service"}}, "g", label, incident.Fingerprint(map[string]string{"service": "api"}, nil)},
-		{"by labels, one missing", Grouping{By: GroupByLabels, Labels: []string{"service", "team"}}, "g", label,
-			incident.Fingerprint(map[string]string{"service": "api", "team": ""}, nil)},
+		{
+			"by labels, one missing",
+			Grouping{By: GroupByLabels, Labels: []string{"service", "team"}},
+			"g", label,
+			incident.Fingerprint(map[string]string{"service": "api", "team": ""}, nil),
+		},
 		{"by labels, none present", Grouping{By: GroupByLabels, Labels: []string{"team"}}, "g", none, "fp"},
 	}
 	for _, tt := range tests {

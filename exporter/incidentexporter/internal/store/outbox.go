@@ -98,8 +98,8 @@ func (s *Store) loadIncident(ctx context.Context, row *IncidentRow) error {
 	err = eachRow(s.db.QueryContext(ctx, alertsForOutbox, row.ID, MaxNotifiedAlerts))(func(scan func(...any) error) error {
 		var a AlertRow
 		var starts, ends any
-		if err := scan(&a.Fingerprint, &a.Status, &a.Title, &a.Severity, &starts, &ends, &a.Labels); err != nil {
-			return err
+		if scanErr := scan(&a.Fingerprint, &a.Status, &a.Title, &a.Severity, &starts, &ends, &a.Labels); scanErr != nil {
+			return scanErr
 		}
 		a.StartsAt, a.EndsAt = s.d.parseTS(starts), s.optionalTS(ends)
 		row.Alerts = append(row.Alerts, a)

@@ -205,8 +205,10 @@ func renderStatements(d dialect) *statements {
 // all lists every text, for SQLite to prepare them once.
 func (s *statements) all() []string {
 	var out []string
-	for _, r := range []rendered{s.groups, s.members, s.updateIncidents, s.insertIncidents, s.updateMembers,
-		s.closeMembers, s.insertMembers, s.insertOutbox} {
+	for _, r := range []rendered{
+		s.groups, s.members, s.updateIncidents, s.insertIncidents, s.updateMembers,
+		s.closeMembers, s.insertMembers, s.insertOutbox,
+	} {
 		for _, text := range r {
 			out = append(out, text)
 		}

@@ -97,16 +97,17 @@ func (st *state) addIncident(r *incidentRow) *incidentRow {
 	return r
 }
 
-func (st *state) addMember(m *memberRow) *memberRow {
-	if have := st.members[m.ref]; have != nil {
-		return have
+// addMember records an instance read from the database (or created); one
+// read twice is kept once.
+func (st *state) addMember(m *memberRow) {
+	if st.members[m.ref] != nil {
+		return
 	}
 	st.members[m.ref] = m
 	st.memOrder = append(st.memOrder, m)
 	if m.status == statusFiring {
 		st.firing[m.ref.alertRef] = m
 	}
-	return m
 }
 
 // Row statuses.

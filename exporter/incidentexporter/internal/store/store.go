@@ -103,7 +103,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, db, d); err != nil {
+	if err = migrate(ctx, db, d); err != nil {
 		_ = db.Close()
 		return nil, classify(fmt.Errorf("migrating the %s store: %w", d.name(), err))
 	}
@@ -176,5 +176,5 @@ func (s *Store) wakeDispatcher() {
 	}
 }
 
-// Outboxed is signalled after a commit that may have queued analysis events.
+// Outboxed is signaled after a commit that may have queued analysis events.
 func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }

@@ -73,8 +73,8 @@ func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error)
 	err = eachRow(s.db.QueryContext(ctx, selectSilent, name, s.d.ts(now.Add(-s.rules.HeartbeatTimeout)), sweepBatch))(
 		func(scan func(...any) error) error {
 			o := op{silent: true, group: groupRef{key: heartbeatGroupKey}}
-			if err := scan(&o.group.scope); err != nil {
-				return err
+			if scanErr := scan(&o.group.scope); scanErr != nil {
+				return scanErr
 			}
 			ops = append(ops, o)
 			return nil

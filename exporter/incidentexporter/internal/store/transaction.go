@@ -27,12 +27,12 @@ func (s *Store) transact(ctx context.Context, ops []op) ([]Result, error) {
 	for i := range ops {
 		held[ops[i].group] = true
 	}
-	var err error
+	var txErr error
 	for attempt := 1; ; attempt++ {
 		var results []Result
 		var st *state
 		var more []groupRef
-		err = s.exec.inTx(ctx, func(tx txn) ([]query, error) {
+		txErr = s.exec.inTx(ctx, func(tx txn) ([]query, error) {
 			st = newState()
 			if err := s.load(ctx, tx, st, ops, s.d.lockGroups(lockKeys(s.lockSpace, held))); err != nil {
 				return nil, err
@@ -52,7 +52,7 @@ func (s *Store) transact(ctx context.Context, ops []op) ([]Result, error) {
 			}
 			return s.writes(st, run.now), nil
 		})
-		if err == nil {
+		if txErr == nil {
 			if st != nil && len(st.events) > 0 {
 				s.wakeDispatcher()
 			}
@@ -62,15 +62,15 @@ func (s *Store) transact(ctx context.Context, ops []op) ([]Result, error) {
 			break
 		}
 		switch {
-		case errors.Is(err, errRelock):
+		case errors.Is(txErr, errRelock):
 			for _, g := range more {
 				held[g] = true
 			}
-		case !isConflict(err):
-			return nil, classify(err)
+		case !isConflict(txErr):
+			return nil, classify(txErr)
 		}
 	}
-	return nil, classify(err)
+	return nil, classify(txErr)
 }
 
 // isConflict: another writer got there first; a new attempt reads what it
@@ -103,7 +103,7 @@ func groupLockKey(space string, g groupRef) int64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	for _, s := range [3]string{space, g.scope, g.key} {
-		for i := 0; i < len(s); i++ {
+		for i := range len(s) {
 			h = (h ^ uint64(s[i])) * prime
 		}
 		h = (h ^ 0xff) * prime
@@ -230,24 +230,32 @@ func (s *Store) writes(st *state, at time.Time) []query {
 	for _, inc := range st.incOrder {
 		switch {
 		case inc.isNew:
-			insInc = append(insInc, []any{inc.id, inc.scope, inc.groupKey, inc.fingerprint, inc.project, inc.source,
+			insInc = append(insInc, []any{
+				inc.id, inc.scope, inc.groupKey, inc.fingerprint, inc.project, inc.source,
 				inc.title, inc.description, inc.serviceName, inc.severity, inc.status, ts(inc.detectedAt),
 				s.nullTS(inc.resolvedAt), nullStr(inc.reason), now, now, ts(inc.lastSeenAt), inc.occurrences,
 				inc.alertCount, inc.firingAlerts, inc.reopenCount, inc.labels, inc.annotations, inc.generatorURL,
-				nullStr(inc.previousID)})
+				nullStr(inc.previousID),
+			})
 		case inc.dirty:
-			updInc = append(updInc, []any{inc.id, inc.status, inc.severity, s.nullTS(inc.resolvedAt), nullStr(inc.reason),
-				now, ts(inc.lastSeenAt), inc.occurrences, inc.alertCount, inc.firingAlerts, inc.reopenCount})
+			updInc = append(updInc, []any{
+				inc.id, inc.status, inc.severity, s.nullTS(inc.resolvedAt), nullStr(inc.reason),
+				now, ts(inc.lastSeenAt), inc.occurrences, inc.alertCount, inc.firingAlerts, inc.reopenCount,
+			})
 		}
 	}
 	for _, m := range st.memOrder {
 		switch {
 		case m.isNew:
-			insMem = append(insMem, []any{m.incidentID, m.ref.scope, m.ref.fingerprint, m.status, ts(m.ref.startsAt),
-				s.nullTS(m.endsAt), m.title, m.severity, m.labels, m.annotations, ts(m.lastSeenAt), ts(m.lastSeenAt), m.occurrences})
+			insMem = append(insMem, []any{
+				m.incidentID, m.ref.scope, m.ref.fingerprint, m.status, ts(m.ref.startsAt),
+				s.nullTS(m.endsAt), m.title, m.severity, m.labels, m.annotations, ts(m.lastSeenAt), ts(m.lastSeenAt), m.occurrences,
+			})
 		case m.dirty:
-			updMem = append(updMem, []any{m.ref.scope, m.ref.fingerprint, ts(m.ref.startsAt), m.status,
-				s.nullTS(m.endsAt), ts(m.lastSeenAt), m.occurrences})
+			updMem = append(updMem, []any{
+				m.ref.scope, m.ref.fingerprint, ts(m.ref.startsAt), m.status,
+				s.nullTS(m.endsAt), ts(m.lastSeenAt), m.occurrences,
+			})
 		}
 	}
 	for _, c := range st.closed {

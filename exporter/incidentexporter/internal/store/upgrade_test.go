@@ -77,7 +77,7 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 				{"01930000-0000-7000-8000-000000000005", "twice-fp", "Twice", "open", at(0), nil, nil, 1, nil},
 			}
 			for _, r := range rows {
-				_, err := db.Exec(insert, r.id, r.fp, r.title, r.status, r.detected, r.resolved, r.reason, r.occurrences, r.previous)
+				_, err = db.Exec(insert, r.id, r.fp, r.title, r.status, r.detected, r.resolved, r.reason, r.occurrences, r.previous)
 				require.NoError(t, err)
 			}
 			_, err = db.Exec(`INSERT INTO analysis_outbox (incident_id, event, status, created_at, next_attempt_at)
