@@ -42,7 +42,7 @@ func TestSecretForms(t *testing.T) {
 		{"missing", nil, 403},
 		{"prefix of the secret", map[string]string{"X-Webhook-Secret": promSecret[:4]}, 403},
 	}
-	_, base := startReceiver(t, testConfig(), newDedupConsumer())
+	_, base := startReceiver(t, testConfig(), newStoreConsumer(t))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := post(t, base+"/webhooks/prometheus/"+promID, fixture(t, "alertmanager/seed-example.json"), tt.headers)
@@ -58,7 +58,7 @@ func TestSecretForms(t *testing.T) {
 func TestGlobalEndpointSecret(t *testing.T) {
 	cfg := testConfig()
 	cfg.Alertmanager.Secret = "global-secret"
-	_, base := startReceiver(t, cfg, newDedupConsumer())
+	_, base := startReceiver(t, cfg, newStoreConsumer(t))
 	body := fixture(t, "alertmanager/seed-example.json")
 	assert.Equal(t, 403, post(t, base+"/webhooks/alertmanager", body, nil).code)
 	assert.Equal(t, 403, post(t, base+"/webhooks/alertmanager", body, map[string]string{"X-Webhook-Secret": promSecret}).code)
@@ -75,7 +75,7 @@ func TestGrafanaHMAC(t *testing.T) {
 	tsTime := time.Unix(1764360000, 0)
 
 	var clock time.Time
-	_, base := startReceiver(t, testConfig(), newDedupConsumer(), func(r *alertReceiver) {
+	_, base := startReceiver(t, testConfig(), newStoreConsumer(t), func(r *alertReceiver) {
 		r.now = func() time.Time { return clock }
 	})
 	tests := []struct {
@@ -135,7 +135,7 @@ func TestAllowedCIDRs(t *testing.T) {
 	cfg := testConfig()
 	cfg.Integrations[0].AllowedCIDRs = []string{"10.0.0.0/8"}
 	cfg.Integrations[1].AllowedCIDRs = []string{"127.0.0.0/8", "::1/128"}
-	_, base := startReceiver(t, cfg, newDedupConsumer())
+	_, base := startReceiver(t, cfg, newStoreConsumer(t))
 	resp := post(t, base+"/webhooks/prometheus/"+promID, fixture(t, "alertmanager/seed-example.json"),
 		map[string]string{"X-Webhook-Secret": promSecret, "X-Forwarded-For": "10.1.2.3"})
 	assert.Equal(t, http.StatusForbidden, resp.code, "the peer is 127.0.0.1; X-Forwarded-For must not count")
@@ -148,7 +148,7 @@ func TestAllowedCIDRs(t *testing.T) {
 func TestSourceAllowed(t *testing.T) {
 	cfg := testConfig()
 	cfg.Integrations[0].AllowedCIDRs = []string{"10.0.0.0/8", "2001:db8::/32"}
-	r, err := newReceiver(cfg, receiverSettings(), newDedupConsumer())
+	r, err := newReceiver(cfg, receiverSettings(), newStoreConsumer(t))
 	require.NoError(t, err)
 	cidrs := r.integrations[promID].cidrs
 	assert.True(t, sourceAllowed(cidrs, "10.9.8.7:5555"))
@@ -163,7 +163,7 @@ func TestRateLimit(t *testing.T) {
 	cfg := testConfig()
 	cfg.Integrations[0].RateLimit = &RateLimitConfig{RequestsPerSecond: 0.5, Burst: 3}
 	cfg.RateLimit = RateLimitConfig{RequestsPerSecond: 1000, Burst: 1000}
-	_, base := startReceiver(t, cfg, newDedupConsumer())
+	_, base := startReceiver(t, cfg, newStoreConsumer(t))
 	body := fixture(t, "alertmanager/seed-example.json")
 	headers := map[string]string{"X-Webhook-Secret": promSecret}
 	for i := range 3 {
@@ -197,7 +197,7 @@ func sign(ts string, body []byte) string {
 func TestSignatureTimestamps(t *testing.T) {
 	body := fixture(t, "grafana/seed-example.json")
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	_, base := startReceiver(t, testConfig(), newDedupConsumer(), func(r *alertReceiver) {
+	_, base := startReceiver(t, testConfig(), newStoreConsumer(t), func(r *alertReceiver) {
 		r.now = func() time.Time { return now }
 	})
 	sec, ms := strconv.FormatInt(now.Unix(), 10), strconv.FormatInt(now.UnixMilli(), 10)
@@ -317,7 +317,7 @@ func TestStrangersSpendNoTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, base := startReceiver(t, cfg, newDedupConsumer(), func(r *alertReceiver) { r.now = func() time.Time { return now } })
+			_, base := startReceiver(t, cfg, newStoreConsumer(t), func(r *alertReceiver) { r.now = func() time.Time { return now } })
 			for i := range 10 {
 				resp := post(t, base+tt.path, body, tt.strangers[i%len(tt.strangers)])
 				require.Equal(t, http.StatusForbidden, resp.code, string(resp.body))
@@ -337,7 +337,7 @@ func TestAuthFailuresMetric(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	cfg := testConfig()
 	cfg.Integrations[1].AllowedCIDRs = []string{"10.0.0.0/8"}
-	_, base := startReceiver(t, cfg, newDedupConsumer(), func(r *alertReceiver) { r.settings = metadatatest.NewSettings(tel) })
+	_, base := startReceiver(t, cfg, newStoreConsumer(t), func(r *alertReceiver) { r.settings = metadatatest.NewSettings(tel) })
 	body := fixture(t, "grafana/seed-example.json")
 	post(t, base+"/webhooks/prometheus/"+promID, body, nil)
 	post(t, base+"/webhooks/prometheus/"+promID, body, map[string]string{"X-Webhook-Secret": "nope"})
@@ -364,7 +364,7 @@ func TestGlobalEndpointCIDRsAndRateLimit(t *testing.T) {
 	t.Run("allowed_cidrs", func(t *testing.T) {
 		cfg := testConfig()
 		cfg.Alertmanager.AllowedCIDRs = []string{"10.0.0.0/8"}
-		_, base := startReceiver(t, cfg, newDedupConsumer())
+		_, base := startReceiver(t, cfg, newStoreConsumer(t))
 		resp := post(t, base+"/webhooks/alertmanager", body, map[string]string{"X-Forwarded-For": "10.0.0.1"})
 		assert.Equal(t, http.StatusForbidden, resp.code)
 		assert.JSONEq(t, `{"detail":"Source address not allowed"}`, string(resp.body))
@@ -372,7 +372,7 @@ func TestGlobalEndpointCIDRsAndRateLimit(t *testing.T) {
 	t.Run("rate_limit", func(t *testing.T) {
 		cfg := testConfig()
 		cfg.Alertmanager.RateLimit = &RateLimitConfig{RequestsPerSecond: 0.001, Burst: 2}
-		_, base := startReceiver(t, cfg, newDedupConsumer())
+		_, base := startReceiver(t, cfg, newStoreConsumer(t))
 		assert.Equal(t, 200, post(t, base+"/webhooks/alertmanager", body, nil).code)
 		assert.Equal(t, 200, post(t, base+"/webhooks/alertmanager", body, nil).code)
 		assert.Equal(t, http.StatusTooManyRequests, post(t, base+"/webhooks/alertmanager", body, nil).code)

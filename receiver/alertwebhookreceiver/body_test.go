@@ -92,7 +92,7 @@ func TestBudgetExhausted(t *testing.T) {
 func TestUnauthenticatedBudgetAnswers503(t *testing.T) {
 	cfg := testConfig()
 	cfg.HTTP.MaxRequestBodySize = 64 << 10
-	rcv, base := startReceiver(t, cfg, newDedupConsumer())
+	rcv, base := startReceiver(t, cfg, newStoreConsumer(t))
 	addr := strings.TrimPrefix(base, "http://")
 	budgetOf := rcv.integrations[hmacID].unauthenticated
 	budgetOf.mu.Lock()
@@ -140,7 +140,7 @@ func TestUnauthenticatedBudgetAnswers503(t *testing.T) {
 // the global endpoint without a secret, hold a few kilobytes each; signed and
 // authenticated senders are answered meanwhile.
 func TestStalledUploadsHoldLittle(t *testing.T) {
-	rcv, base := startReceiver(t, testConfig(), newDedupConsumer())
+	rcv, base := startReceiver(t, testConfig(), newStoreConsumer(t))
 	addr := strings.TrimPrefix(base, "http://")
 	const stalled = 50
 	for i := range stalled {
@@ -177,7 +177,7 @@ func TestStalledUploadsHoldLittle(t *testing.T) {
 func TestAnnouncedOverLimitIs413AtOnce(t *testing.T) {
 	cfg := testConfig()
 	cfg.HTTP.MaxRequestBodySize = 64 << 10
-	_, base := startReceiver(t, cfg, newDedupConsumer())
+	_, base := startReceiver(t, cfg, newStoreConsumer(t))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)
 	defer conn.Close()

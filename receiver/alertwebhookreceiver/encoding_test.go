@@ -60,7 +60,7 @@ func zstdStreamed(tb testing.TB, b []byte) []byte {
 func TestContentEncodings(t *testing.T) {
 	cfg := testConfig()
 	cfg.HTTP.MaxRequestBodySize = 1 << 20
-	_, base := startReceiver(t, cfg, newDedupConsumer())
+	_, base := startReceiver(t, cfg, newStoreConsumer(t))
 	plain := fixture(t, "alertmanager/seed-example.json")
 	bomb := gzipped(t, append([]byte(`{"alerts":[],"pad":"`), make([]byte, 2<<20)...))
 	zstdBomb := zstded(t, append([]byte(`{"alerts":[],"pad":"`), make([]byte, 2<<20)...), zstd.WithEncoderConcurrency(1))
@@ -122,7 +122,7 @@ func TestCompressionAlgorithmsConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.HTTP.CompressionAlgorithms = tt.algorithms
-			_, base := startReceiver(t, cfg, newDedupConsumer())
+			_, base := startReceiver(t, cfg, newStoreConsumer(t))
 			resp := post(t, base+"/webhooks/alertmanager", tt.body, map[string]string{"Content-Encoding": tt.encoding})
 			assert.Equal(t, tt.code, resp.code, string(resp.body))
 		})
@@ -132,7 +132,7 @@ func TestCompressionAlgorithmsConfig(t *testing.T) {
 // The HMAC covers the body as sent, so a request is authenticated before any
 // decoder runs for it.
 func TestSignatureCoversTheBodyAsSent(t *testing.T) {
-	_, base := startReceiver(t, testConfig(), newDedupConsumer())
+	_, base := startReceiver(t, testConfig(), newStoreConsumer(t))
 	plain := fixture(t, "grafana/seed-example.json")
 	sent := gzipped(t, plain)
 	resp := post(t, base+"/webhooks/grafana/"+hmacID, sent, map[string]string{

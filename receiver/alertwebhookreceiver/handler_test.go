@@ -2,11 +2,13 @@ package alertwebhookreceiver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer"
@@ -23,7 +25,7 @@ var (
 // The answer table of the design, driven by the shared fixtures, in delivery
 // order: the dedup state carries from one row to the next.
 func TestAnswerTable(t *testing.T) {
-	store := newDedupConsumer()
+	store := newStoreConsumer(t)
 	cfg := testConfig()
 	cfg.HTTP.MaxRequestBodySize = 64 << 10
 	_, base := startReceiver(t, cfg, store)
@@ -185,7 +187,7 @@ func TestAnswerTable(t *testing.T) {
 		assert.Equal(t, s.code, resp.code, "%s: %s", s.name, resp.body)
 		assert.Equal(t, "application/json", resp.header.Get("Content-Type"), s.name)
 		if s.want != "" {
-			assert.JSONEq(t, s.want, string(resp.body), s.name)
+			assert.JSONEq(t, s.want, storeIDsByFingerprint(t, resp.body), s.name)
 		}
 		for k, v := range s.header {
 			assert.Equal(t, v, resp.header.Get(k), "%s: header %s", s.name, k)
@@ -197,9 +199,32 @@ func TestAnswerTable(t *testing.T) {
 	assert.Len(t, allRecords(&store.LogsSink), 20)
 }
 
+// storeIDsByFingerprint checks that each created incident's id is a UUIDv7
+// from the store and puts "inc-<fingerprint>" in its place, so that answers
+// compare whole.
+func storeIDsByFingerprint(t *testing.T, body []byte) string {
+	t.Helper()
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return string(body)
+	}
+	incidents, _ := m["incidents"].([]any)
+	for _, x := range incidents {
+		ref := x.(map[string]any)
+		id, err := uuid.Parse(ref["id"].(string))
+		if assert.NoError(t, err, "incident id %v", ref["id"]) {
+			assert.Equal(t, uuid.Version(7), id.Version())
+		}
+		ref["id"] = "inc-" + ref["fingerprint"].(string)
+	}
+	out, err := json.Marshal(m)
+	require.NoError(t, err)
+	return string(out)
+}
+
 func TestRetryableConsumerErrorIs503WithRetryAfter(t *testing.T) {
-	store := newDedupConsumer()
-	store.err = errors.New("store unavailable: connection refused")
+	store := newStoreConsumer(t)
+	store.fail(errors.New("store unavailable: connection refused"))
 	_, base := startReceiver(t, testConfig(), store)
 	resp := post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json"), nil)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.code)
@@ -209,8 +234,8 @@ func TestRetryableConsumerErrorIs503WithRetryAfter(t *testing.T) {
 }
 
 func TestPermanentConsumerErrorIsNot503(t *testing.T) {
-	store := newDedupConsumer()
-	store.err = consumererror.NewPermanent(errors.New("cannot store"))
+	store := newStoreConsumer(t)
+	store.fail(consumererror.NewPermanent(errors.New("cannot store")))
 	_, base := startReceiver(t, testConfig(), store)
 	resp := post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json"), nil)
 	assert.Equal(t, http.StatusBadRequest, resp.code)
@@ -253,7 +278,7 @@ func TestLateVerdictIsIgnored(t *testing.T) {
 		go func() {
 			defer close(done)
 			<-ctx.Done()
-			store := newDedupConsumer()
+			store := newStoreConsumer(t)
 			_ = store.ConsumeLogs(ctx, ld)
 		}()
 		return nil
@@ -265,7 +290,7 @@ func TestLateVerdictIsIgnored(t *testing.T) {
 }
 
 func TestDuplicateListsEveryFingerprint(t *testing.T) {
-	store := newDedupConsumer()
+	store := newStoreConsumer(t)
 	_, base := startReceiver(t, testConfig(), store)
 	body := fixture(t, "alertmanager/real-02-group-two-firing.json")
 	require.Equal(t, 200, post(t, base+"/webhooks/alertmanager", body, nil).code)
@@ -276,7 +301,7 @@ func TestDuplicateListsEveryFingerprint(t *testing.T) {
 func TestGlobalEndpointDisabled(t *testing.T) {
 	cfg := testConfig()
 	cfg.Alertmanager.Enabled = false
-	_, base := startReceiver(t, cfg, newDedupConsumer())
+	_, base := startReceiver(t, cfg, newStoreConsumer(t))
 	resp := post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json"), nil)
 	assert.Equal(t, http.StatusNotFound, resp.code)
 	assert.JSONEq(t, `{"detail":"Integration not found: alertmanager"}`, string(resp.body))

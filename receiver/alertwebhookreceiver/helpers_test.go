@@ -3,23 +3,27 @@ package alertwebhookreceiver
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	"github.com/sre-copilot/incident-collector/internal/incident"
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
 )
@@ -36,49 +40,55 @@ const (
 
 func fixture(tb testing.TB, name string) []byte { return testutil.Fixture(tb, name) }
 
-// dedupConsumer stands in for the incident exporter at the end of the
-// pipeline: it keeps the records it got and reports verdicts by fingerprint,
-// the way the real store does, through the recorder in the context.
-type dedupConsumer struct {
+// storeConsumer is the end of the pipeline in these tests: the real incident
+// exporter on a temporary SQLite file, so that every answer that depends on
+// dedup comes from the real rules. It keeps the records it got; err, when
+// set, fails a delivery before the store sees it.
+type storeConsumer struct {
 	consumertest.LogsSink
-	mu   sync.Mutex
-	open map[string]string // fingerprint → incident id
-	err  error
+	exporter consumer.Logs
+	dsn      string
+	mu       sync.Mutex
+	err      error
 }
 
-func newDedupConsumer() *dedupConsumer { return &dedupConsumer{open: map[string]string{}} }
+func newStoreConsumer(tb testing.TB) *storeConsumer {
+	tb.Helper()
+	f := incidentexporter.NewFactory()
+	cfg := f.CreateDefaultConfig().(*incidentexporter.Config)
+	dsn := filepath.Join(tb.TempDir(), "incidents.db")
+	cfg.Store = incidentexporter.StoreConfig{Driver: "sqlite", DSN: configopaque.String(dsn)}
+	exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
+	require.NoError(tb, err)
+	require.NoError(tb, exp.Start(context.Background(), componenttest.NewNopHost()))
+	tb.Cleanup(func() { require.NoError(tb, exp.Shutdown(context.Background())) })
+	return &storeConsumer{exporter: exp, dsn: dsn}
+}
 
-func (d *dedupConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	if d.err != nil {
-		return d.err
+func (s *storeConsumer) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = err
+}
+
+func (s *storeConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err
 	}
-	_ = d.LogsSink.ConsumeLogs(ctx, ld)
-	rec := incident.RecorderFromContext(ctx)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	forEachRecord(ld, func(lr plog.LogRecord) {
-		attrs := lr.Attributes()
-		fp := str(attrs, incident.AttrFingerprint)
-		title := str(attrs, incident.AttrTitle)
-		o := incident.Outcome{Fingerprint: fp, Title: title}
-		id, isOpen := d.open[fp]
-		switch {
-		case str(attrs, incident.AttrStatus) == incident.StatusResolved && isOpen:
-			o.Verdict, o.IncidentID = incident.VerdictResolved, id
-			delete(d.open, fp)
-		case str(attrs, incident.AttrStatus) == incident.StatusResolved:
-			o.Verdict = incident.VerdictIgnored
-		case isOpen:
-			o.Verdict, o.IncidentID = incident.VerdictDuplicate, id
-		default:
-			o.Verdict, o.IncidentID = incident.VerdictCreated, "inc-"+fp
-			d.open[fp] = o.IncidentID
-		}
-		if rec != nil {
-			rec.Record(o)
-		}
-	})
-	return nil
+	_ = s.LogsSink.ConsumeLogs(ctx, ld)
+	return s.exporter.ConsumeLogs(ctx, ld)
+}
+
+// count counts the stored incidents matching where.
+func (s *storeConsumer) count(tb testing.TB, where string, args ...any) int {
+	tb.Helper()
+	db, err := sql.Open("sqlite", s.dsn)
+	require.NoError(tb, err)
+	defer db.Close()
+	return testutil.CountIncidents(tb, db, where, args...)
 }
 
 func forEachRecord(ld plog.Logs, fn func(plog.LogRecord)) {

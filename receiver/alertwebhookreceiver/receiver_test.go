@@ -32,7 +32,7 @@ func startOwned(t *testing.T, cfg *Config, next *blockingConsumer) (*alertReceiv
 
 // blockingConsumer holds every request in the pipeline until released.
 type blockingConsumer struct {
-	*dedupConsumer
+	*storeConsumer
 	entered chan struct{}
 	release chan struct{}
 }
@@ -40,7 +40,7 @@ type blockingConsumer struct {
 func (b *blockingConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	b.entered <- struct{}{}
 	<-b.release
-	return b.dedupConsumer.ConsumeLogs(ctx, ld)
+	return b.storeConsumer.ConsumeLogs(ctx, ld)
 }
 
 // dialSlow opens a connection and sends the beginning of a request.
@@ -60,7 +60,7 @@ func TestShutdownCutsOffSlowClients(t *testing.T) {
 	cfg := testConfig()
 	cfg.HTTP.ReadTimeout = 5 * time.Minute
 	cfg.HTTP.ReadHeaderTimeout = 5 * time.Minute
-	next := &blockingConsumer{dedupConsumer: newDedupConsumer(), entered: make(chan struct{}), release: make(chan struct{})}
+	next := &blockingConsumer{storeConsumer: newStoreConsumer(t), entered: make(chan struct{}), release: make(chan struct{})}
 	r, addr := startOwned(t, cfg, next)
 
 	slow := []net.Conn{
@@ -92,7 +92,7 @@ func TestShutdownCutsOffSlowClients(t *testing.T) {
 // A request handing its alerts to the pipeline when shutdown begins finishes
 // and is answered: an acknowledged alert is never cut off.
 func TestShutdownLetsThePipelineFinish(t *testing.T) {
-	next := &blockingConsumer{dedupConsumer: newDedupConsumer(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	next := &blockingConsumer{storeConsumer: newStoreConsumer(t), entered: make(chan struct{}, 1), release: make(chan struct{})}
 	r, addr := startOwned(t, testConfig(), next)
 	answered := make(chan response, 1)
 	go func() {
@@ -120,7 +120,7 @@ func TestShutdownLetsThePipelineFinish(t *testing.T) {
 // Once shutdown has begun, a request that reaches the pipeline's door is
 // refused with a retryable 503.
 func TestRequestsAfterDrainAre503(t *testing.T) {
-	r, err := newReceiver(testConfig(), receiverSettings(), newDedupConsumer())
+	r, err := newReceiver(testConfig(), receiverSettings(), newStoreConsumer(t))
 	require.NoError(t, err)
 	r.conns.drain()
 	w := &recorder{header: http.Header{}}
@@ -146,7 +146,7 @@ func TestAuthenticatorRefusalIsJSON(t *testing.T) {
 	authID := component.MustNewID("denyall")
 	cfg := testConfig()
 	cfg.HTTP.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: authID}})
-	r, err := newReceiver(cfg, receiverSettings(), newDedupConsumer())
+	r, err := newReceiver(cfg, receiverSettings(), newStoreConsumer(t))
 	require.NoError(t, err)
 	require.NoError(t, r.Start(context.Background(), hostWith{authID: denyAll{}}))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
@@ -172,9 +172,9 @@ func (h hostWith) GetExtensions() map[component.ID]component.Component { return 
 // The receiver's own Connection tracking is per server: two receivers do not
 // share it.
 func TestConnectionsArePerReceiver(t *testing.T) {
-	a, err := newReceiver(testConfig(), receiverSettings(), newDedupConsumer())
+	a, err := newReceiver(testConfig(), receiverSettings(), newStoreConsumer(t))
 	require.NoError(t, err)
-	b, err := newReceiver(testConfig(), receiverSettings(), newDedupConsumer())
+	b, err := newReceiver(testConfig(), receiverSettings(), newStoreConsumer(t))
 	require.NoError(t, err)
 	a.conns.drain()
 	assert.False(t, b.conns.isDraining(), "%p %p", a.conns, b.conns)

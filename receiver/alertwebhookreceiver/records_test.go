@@ -18,7 +18,7 @@ import (
 // recordsOf posts body to path and returns the records the pipeline got.
 func recordsOf(t *testing.T, cfg *Config, path string, body []byte, headers map[string]string) []plog.LogRecord {
 	t.Helper()
-	store := newDedupConsumer()
+	store := newStoreConsumer(t)
 	_, base := startReceiver(t, cfg, store)
 	resp := post(t, base+path, body, headers)
 	require.Equal(t, 200, resp.code, string(resp.body))
@@ -136,7 +136,7 @@ func TestPushedAlertStatusFromEndsAt(t *testing.T) {
 
 func TestMissingStartsAtUsesReceiptTime(t *testing.T) {
 	at := time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)
-	store := newDedupConsumer()
+	store := newStoreConsumer(t)
 	_, base := startReceiver(t, testConfig(), store, func(r *alertReceiver) { r.now = func() time.Time { return at } })
 	resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"NoTimes"}}]}`), nil)
 	require.Equal(t, 200, resp.code, string(resp.body))
