@@ -340,3 +340,45 @@ func TestAutoResolveQueuesResolvedEvents(t *testing.T) {
 		assert.Zero(t, n)
 	})
 }
+
+// An alert that started long before its group's incident resolved is a late
+// message, not a flap: it never reopens that incident.
+func TestReopenNeedsTheAlertToStartAfterTheResolution(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{Rules: Rules{ReopenWindow: 15 * time.Minute}})
+		g := "group"
+		verdicts(t, s, inGroup(firing("a", t0), g), inGroup(resolved("a", t0, t0.Add(time.Hour)), g))
+		assert.Equal(t, []incident.Verdict{incident.VerdictCreated},
+			verdicts(t, s, inGroup(firing("old", t0.Add(-60*24*time.Hour)), g)), "started 60 days before the resolution")
+		assert.Equal(t, []incident.Verdict{incident.VerdictResolved, incident.VerdictReopened},
+			verdicts(t, s, inGroup(resolved("old", t0.Add(-60*24*time.Hour), t0.Add(2*time.Hour)), g), inGroup(firing("b", t0.Add(2*time.Hour+time.Minute)), g)),
+			"started a minute after the resolution")
+	})
+}
+
+// A new startsAt while the alert fires: the alert ended and fired again (or
+// its sender lost its state). The new instance takes the old one's place in
+// the incident, so that every message about either instance, in any order,
+// lands right: no incident left without its alert, no phantom one.
+func TestNewInstanceTakesTheFiringOnesPlace(t *testing.T) {
+	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{})
+		t5 := t0.Add(5 * time.Minute)
+		assert.Equal(t, []incident.Verdict{
+			incident.VerdictCreated,   // X@t0
+			incident.VerdictDuplicate, // X@t5: the same incident goes on
+			incident.VerdictIgnored,   // a late resolve of X@t0 does not end X@t5
+			incident.VerdictDuplicate, // a late firing of X@t0 changes nothing
+			incident.VerdictResolved,  // X@t5 resolves
+			incident.VerdictDuplicate, // a late retry of X@t5's firing: stays resolved
+		}, verdicts(t, s, firing("x", t0), firing("x", t5), resolved("x", t0, t0.Add(time.Minute)), firing("x", t0),
+			resolved("x", t5, t5.Add(time.Minute)), firing("x", t5)))
+		rows := groupedRows(t, s, "fingerprint = 'x'")
+		require.Len(t, rows, 1, "no phantom incident")
+		assert.Equal(t, "resolved", rows[0].Status)
+		assert.Equal(t, int64(2), rows[0].AlertCount)
+		var ends any
+		require.NoError(t, s.db.QueryRow(`SELECT ends_at FROM incident_alerts WHERE fingerprint = 'x' AND starts_at = $1`, s.d.ts(t0)).Scan(&ends))
+		assert.Equal(t, ts(t5), tsText(ends), "the old instance ended when the new one started")
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,6 +71,58 @@ func TestFireResolveRace(t *testing.T) {
 	t.Run("postgres/two replicas", func(t *testing.T) {
 		dsn := testutil.PostgresSchema(t)
 		run(t, []*Store{
+			openOptions(t, Options{Driver: DriverPostgres, DSN: dsn}),
+			openOptions(t, Options{Driver: DriverPostgres, DSN: dsn}),
+		})
+	})
+}
+
+// Fire X; then its resolve and a new instance of it (a re-fire two minutes
+// later) race, 150 keys, over replicas: whatever the order, the new instance
+// fires in an open incident and the old one is resolved.
+func TestResolveRacingANewInstance(t *testing.T) {
+	const keys = 150
+	t2 := t0.Add(2 * time.Minute)
+	run := func(t *testing.T, stores []*Store) {
+		t.Helper()
+		first := make([]Alert, keys)
+		for i := range first {
+			first[i] = firing(fmt.Sprintf("again-%03d", i), t0)
+		}
+		_, err := stores[0].Apply(context.Background(), first)
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range keys {
+			fp := fmt.Sprintf("again-%03d", i)
+			for j, a := range []Alert{resolved(fp, t0, t2), firing(fp, t2)} {
+				s := stores[(i+j)%len(stores)]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, err := s.Apply(context.Background(), []Alert{a})
+					assert.NoError(t, err)
+				}()
+			}
+		}
+		close(start)
+		wg.Wait()
+		s := stores[0]
+		assert.Equal(t, keys, countWhere(t, s, "incident_alerts", "fingerprint LIKE 'again-%' AND status = 'firing' AND starts_at = $1", s.d.ts(t2)))
+		assert.Equal(t, keys, countWhere(t, s, "incident_alerts", "fingerprint LIKE 'again-%' AND status = 'resolved' AND starts_at = $1", s.d.ts(t0)))
+		assert.Equal(t, keys, countWhere(t, s, "incidents", `fingerprint LIKE 'again-%' AND status = 'open' AND id IN
+			(SELECT incident_id FROM incident_alerts WHERE status = 'firing')`), "each new instance fires in an open incident")
+	}
+	for _, name := range []string{DriverSQLite, DriverPostgres} {
+		t.Run(name, func(t *testing.T) {
+			run(t, []*Store{openWith[name](t, Options{})})
+		})
+	}
+	t.Run("postgres/three replicas", func(t *testing.T) {
+		dsn := testutil.PostgresSchema(t)
+		run(t, []*Store{
+			openOptions(t, Options{Driver: DriverPostgres, DSN: dsn}),
 			openOptions(t, Options{Driver: DriverPostgres, DSN: dsn}),
 			openOptions(t, Options{Driver: DriverPostgres, DSN: dsn}),
 		})

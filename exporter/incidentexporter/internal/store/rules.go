@@ -181,19 +181,35 @@ func (r *ruleRun) apply(o *op) Result {
 // fire applies a firing alert of group g.
 func (r *ruleRun) fire(a *Alert, g groupRef) Result {
 	ref := alertRef{a.Scope, a.Fingerprint}
-	// Already firing: a repeat (repeat_interval), a retry, an HA echo, or a
-	// new startsAt while the alert never stopped firing.
+	// This instance is known: a repeat (repeat_interval), a retry, an HA
+	// echo; or, resolved, a stale retry or a late echo, which stays resolved.
+	if m := r.st.members[instanceRef{ref, a.StartsAt}]; m != nil {
+		if m.status == statusFiring {
+			m.occurrences++
+			m.lastSeenAt, m.dirty = r.now, true
+			r.seen(r.st.incidents[m.incidentID])
+		}
+		return Result{Verdict: incident.VerdictDuplicate, IncidentID: m.incidentID, Title: m.title}
+	}
+	// Another instance of the alert fires. An older one: this is a late
+	// message about an instance that ended, and the firing one stands. A
+	// newer one: the alert ended and fired again, or the sender restarted and
+	// lost its state. Either way it is the same problem, still going on: the
+	// new instance takes the old one's place in its incident, and the old
+	// one ends when the new one started.
 	if m := r.st.firing[ref]; m != nil {
 		inc := r.st.incidents[m.incidentID]
-		m.occurrences++
-		m.lastSeenAt, m.dirty = r.now, true
 		r.seen(inc)
+		if !a.StartsAt.After(m.ref.startsAt) {
+			m.occurrences++
+			m.lastSeenAt, m.dirty = r.now, true
+			return Result{Verdict: incident.VerdictDuplicate, IncidentID: inc.id, Title: inc.title}
+		}
+		r.resolveMember(m, a.StartsAt)
+		inc.alertCount++
+		inc.severity = incident.HigherSeverity(inc.severity, a.Severity)
+		r.addMember(inc, a)
 		return Result{Verdict: incident.VerdictDuplicate, IncidentID: inc.id, Title: inc.title}
-	}
-	// This instance fired and was resolved: a stale retry or a late HA echo.
-	// It stays resolved.
-	if m := r.st.members[instanceRef{ref, a.StartsAt}]; m != nil {
-		return Result{Verdict: incident.VerdictDuplicate, IncidentID: m.incidentID, Title: m.title}
 	}
 	var verdict incident.Verdict
 	inc := r.st.open[g]
@@ -214,25 +230,36 @@ func (r *ruleRun) fire(a *Alert, g groupRef) Result {
 	default:
 		inc = r.create(g, a)
 		r.queue(inc, EventCreated, "")
-		verdict = incident.VerdictCreated
+		r.addMember(inc, a)
+		return Result{Verdict: incident.VerdictCreated, IncidentID: inc.id, Title: inc.title}
 	}
-	if verdict != incident.VerdictCreated {
-		inc.alertCount++
-		inc.firingAlerts++
-		inc.severity = incident.HigherSeverity(inc.severity, a.Severity)
-		r.seen(inc)
-	}
-	r.st.addMember(&memberRow{
-		incidentID: inc.id, ref: instanceRef{ref, a.StartsAt}, status: statusFiring, title: a.Title,
-		lastSeenAt: r.now, occurrences: 1, severity: a.Severity, labels: a.Labels, annotations: a.Annotations,
-		isNew: true,
-	})
+	inc.alertCount++
+	inc.firingAlerts++
+	inc.severity = incident.HigherSeverity(inc.severity, a.Severity)
+	r.seen(inc)
+	r.addMember(inc, a)
 	return Result{Verdict: verdict, IncidentID: inc.id, Title: inc.title}
 }
 
+// addMember records a's instance, firing, in inc.
+func (r *ruleRun) addMember(inc *incidentRow, a *Alert) {
+	r.st.addMember(&memberRow{
+		incidentID: inc.id, ref: instanceRef{alertRef{a.Scope, a.Fingerprint}, a.StartsAt}, status: statusFiring,
+		title: a.Title, lastSeenAt: r.now, occurrences: 1, severity: a.Severity, labels: a.Labels,
+		annotations: a.Annotations, isNew: true,
+	})
+}
+
+// reopens: g's latest incident resolved less than reopen_window before the
+// alert started (an alert that started before it resolved is another
+// story: a late message, not a flap).
 func (r *ruleRun) reopens(g groupRef, startsAt time.Time) bool {
 	latest := r.st.latest[g]
-	return r.ReopenWindow > 0 && latest != nil && startsAt.Sub(latest.resolvedAt) < r.ReopenWindow
+	if r.ReopenWindow <= 0 || latest == nil {
+		return false
+	}
+	gap := startsAt.Sub(latest.resolvedAt)
+	return gap >= 0 && gap < r.ReopenWindow
 }
 
 // create opens a new incident for g with a as its first alert, linked to the
