@@ -77,11 +77,20 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping store.Grouping) (store.A
 		}
 		return v.AsString(), true
 	}
+	// The scope and the group key are identities too: read as sent, never
+	// cleaned into another one (KeyOf hashes a key that cannot be stored).
+	scope := rawStr(attrs, incident.AttrIntegrationID)
+	if scope == "" {
+		scope = defaultScope
+	}
+	if problem := incident.IdentityProblem("integration id", scope, incident.MaxFingerprintLen); problem != "" {
+		return store.Alert{Fingerprint: fp}, problem
+	}
 	alertname, _ := label("alertname")
 	a := store.Alert{
-		Scope:        getStr(attrs, incident.AttrIntegrationID),
+		Scope:        scope,
 		Fingerprint:  fp,
-		GroupKey:     grouping.KeyOf(fp, getStr(attrs, incident.AttrGroupKey), label),
+		GroupKey:     grouping.KeyOf(fp, rawStr(attrs, incident.AttrGroupKey), label),
 		AlertName:    clean(alertname),
 		Status:       getStr(attrs, incident.AttrStatus),
 		Project:      getStr(attrs, incident.AttrProject),
@@ -93,9 +102,6 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping store.Grouping) (store.A
 		Labels:       getJSON(attrs, incident.AttrLabels),
 		Annotations:  getJSON(attrs, incident.AttrAnnotations),
 		GeneratorURL: getStr(attrs, incident.AttrGeneratorURL),
-	}
-	if a.Scope == "" {
-		a.Scope = defaultScope
 	}
 	if a.Status != incident.StatusResolved {
 		a.Status = incident.StatusFiring
@@ -127,6 +133,13 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping store.Grouping) (store.A
 	return a, ""
 }
 
+func rawStr(attrs pcommon.Map, key string) string {
+	if v, ok := attrs.Get(key); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
 // getStr reads a string attribute as a value both stores keep: NUL
 // characters (PostgreSQL text cannot hold them) are removed and invalid UTF-8
 // is replaced. Never used for identities.
@@ -154,7 +167,9 @@ func getTime(attrs pcommon.Map, key string) time.Time {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	// Years before 1 (year 0 with an offset east of UTC) mean "not set", as
+	// in the receiver: Alertmanager's zero time is 0001-01-01.
+	if err != nil || t.UTC().Year() < 1 {
 		return time.Time{}
 	}
 	return t

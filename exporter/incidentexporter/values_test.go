@@ -1,11 +1,16 @@
 package incidentexporter
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
 // One odd label must not cost the notification: the literal text `C:\u0000x`
@@ -50,6 +55,53 @@ func TestOddLabelValuesAreStoredAsSent(t *testing.T) {
 				require.NoError(t, json.Unmarshal(n.Alerts[0].Labels, &got))
 				assert.Equal(t, want, got)
 			}
+		})
+	}
+}
+
+// Identities from records of any source are never cleaned into another one:
+// group keys differing only by a NUL or an invalid byte stay apart (hashed),
+// an integration id that cannot be stored is refused, and a year-0 start
+// with an offset is "not set" on both engines, as in the receiver.
+func TestIdentitiesAreNotCleanedIntoEachOther(t *testing.T) {
+	for _, st := range storesUnderTest {
+		t.Run(st.name, func(t *testing.T) {
+			sc := st.cfg(t)
+			cfg := createDefaultConfig()
+			cfg.Store = sc
+			cfg.Grouping.By = "group_key"
+			exp := startExporterWith(t, cfg)
+			record := func(ld plog.Logs, fp, groupKey, scope, startsAt string) {
+				lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty()
+				a := lr.Attributes()
+				a.PutStr(incident.AttrFingerprint, fp)
+				a.PutStr(incident.AttrGroupKey, groupKey)
+				a.PutStr(incident.AttrIntegrationID, scope)
+				a.PutStr(incident.AttrStartsAt, startsAt)
+				a.PutStr(incident.AttrTitle, "T")
+			}
+			ld := plog.NewLogs()
+			ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+			record(ld, "a", `{}:{svc="db"}`, "prod", "2026-11-28T19:00:00Z")
+			record(ld, "b", "{}:{svc=\"db\x00\"}", "prod", "2026-11-28T19:00:00Z")
+			record(ld, "c", "k\xff", "prod", "2026-11-28T19:00:00Z")
+			record(ld, "d", "k\xfe", "prod", "2026-11-28T19:00:00Z")
+			record(ld, "e", "g", "default\x00", "2026-11-28T19:00:00Z")
+			record(ld, "f", "g0", "prod", "0000-01-01T00:00:00+01:00")
+			rec := incident.NewRecorder()
+			require.NoError(t, exp.ConsumeLogs(incident.ContextWithRecorder(context.Background(), rec), ld))
+			verdicts := map[string]incident.Verdict{}
+			for _, o := range rec.Close() {
+				verdicts[o.Fingerprint] = o.Verdict
+			}
+			assert.Equal(t, map[string]incident.Verdict{
+				"a": incident.VerdictCreated, "b": incident.VerdictCreated, "c": incident.VerdictCreated,
+				"d": incident.VerdictCreated, "e": incident.VerdictRejected, "f": incident.VerdictCreated,
+			}, verdicts)
+			db := openDB(t, sc)
+			assert.Equal(t, 5, count(t, db, "1 = 1"), "five groups, five incidents")
+			assert.Equal(t, 0, count(t, db, "detected_at < $1", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)),
+				"the year-0 start is not set: the record's receipt time")
 		})
 	}
 }

@@ -16,15 +16,22 @@ const MaxFingerprintLen = 256
 // it can. A fingerprint is never altered to make it fit: two different
 // fingerprints must never become one.
 func FingerprintProblem(fp string) string {
+	return IdentityProblem("fingerprint", fp, MaxFingerprintLen)
+}
+
+// IdentityProblem says why s cannot identify something (what: "fingerprint",
+// "integration id") in both stores, or "" when it can: an identity is never
+// cleaned into another one.
+func IdentityProblem(what, s string, maxLen int) string {
 	switch {
-	case fp == "":
-		return "empty fingerprint"
-	case len(fp) > MaxFingerprintLen:
-		return fmt.Sprintf("fingerprint of %d bytes, more than the limit of %d", len(fp), MaxFingerprintLen)
-	case strings.IndexByte(fp, 0) >= 0:
-		return "fingerprint contains a NUL character"
-	case !utf8.ValidString(fp):
-		return "fingerprint is not valid UTF-8"
+	case s == "":
+		return "empty " + what
+	case len(s) > maxLen:
+		return fmt.Sprintf("%s of %d bytes, more than the limit of %d", what, len(s), maxLen)
+	case strings.IndexByte(s, 0) >= 0:
+		return what + " contains a NUL character"
+	case !utf8.ValidString(s):
+		return what + " is not valid UTF-8"
 	}
 	return ""
 }

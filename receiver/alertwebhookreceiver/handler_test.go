@@ -273,13 +273,13 @@ func TestAcceptedWhenNoVerdict(t *testing.T) {
 
 func TestLateVerdictIsIgnored(t *testing.T) {
 	done := make(chan struct{})
+	store := newStoreConsumer(t)
 	late := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
 		// Report after the answer went out, as an in-memory sending queue would.
 		go func() {
 			defer close(done)
 			<-ctx.Done()
-			store := newStoreConsumer(t)
-			_ = store.ConsumeLogs(ctx, ld)
+			_ = store.ConsumeLogs(context.WithoutCancel(ctx), ld)
 		}()
 		return nil
 	})

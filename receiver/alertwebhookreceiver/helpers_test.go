@@ -18,7 +18,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -109,14 +108,6 @@ func allRecords(sink *consumertest.LogsSink) []plog.LogRecord {
 		forEachRecord(ld, func(lr plog.LogRecord) { out = append(out, lr) })
 	}
 	return out
-}
-
-func str(m pcommon.Map, key string) string {
-	v, ok := m.Get(key)
-	if !ok {
-		return ""
-	}
-	return v.AsString()
 }
 
 // testConfig has the global endpoint, one prometheus integration (Alertmanager

@@ -130,21 +130,31 @@ func (c *committer) drain() {
 	}
 }
 
+// work commits groups of requests of at most chunk alerts (a request is a
+// chunk at most); a request that would overflow the group waits for the next.
 func (c *committer) work() {
 	defer c.wg.Done()
 	var group []*pending
+	var next *pending
 	for {
-		select {
-		case <-c.quit:
-			return
-		case p := <-c.queue:
-			group = append(group[:0], p)
+		if next == nil {
+			select {
+			case <-c.quit:
+				return
+			case next = <-c.queue:
+			}
 		}
-		n := len(group[0].alerts)
+		group = append(group[:0], next)
+		n := len(next.alerts)
+		next = nil
 	gather:
-		for n < c.chunk {
+		for {
 			select {
 			case p := <-c.queue:
+				if n+len(p.alerts) > c.chunk {
+					next = p
+					break gather
+				}
 				group = append(group, p)
 				n += len(p.alerts)
 			default:
@@ -153,6 +163,14 @@ func (c *committer) work() {
 		}
 		c.commitGroup(group)
 		clear(group)
+		if next != nil {
+			select {
+			case <-c.quit:
+				next.done <- outcome{err: ErrClosed}
+				return
+			default:
+			}
+		}
 	}
 }
 

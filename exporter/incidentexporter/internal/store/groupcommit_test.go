@@ -121,3 +121,72 @@ func TestCloseWithAStalledPostgres(t *testing.T) {
 	t.Logf("Close with PostgreSQL stalled took %v", took)
 	assert.Less(t, took, 4*time.Second, "shutdown bounded by its context")
 }
+
+// A transaction never holds more than a chunk of alerts, however the
+// requests queue up: a request that would overflow it waits for the next.
+func TestGroupsStayWithinAChunk(t *testing.T) {
+	var largest atomic.Int64
+	c := newCommitter(func(_ context.Context, alerts []Alert) ([]Result, error) {
+		for {
+			old := largest.Load()
+			if int64(len(alerts)) <= old || largest.CompareAndSwap(old, int64(len(alerts))) {
+				break
+			}
+		}
+		time.Sleep(time.Millisecond) // let requests queue up behind
+		return make([]Result, len(alerts)), nil
+	}, 1, 10)
+	t.Cleanup(func() { _ = c.close(context.Background()) })
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			alerts := make([]Alert, 1+i%7)
+			res, err := c.submit(context.Background(), alerts)
+			assert.NoError(t, err)
+			assert.Len(t, res, len(alerts))
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, largest.Load(), int64(10))
+	assert.Greater(t, largest.Load(), int64(7), "requests were grouped")
+}
+
+// A replica cut off inside a transaction holds its groups' locks only until
+// PostgreSQL ends its idle session (idle_in_transaction_session_timeout,
+// here 2 s instead of the default 15 s): another replica then writes those
+// groups again.
+func TestPartitionedReplicaReleasesItsGroups(t *testing.T) {
+	dsn := testutil.PostgresSchema(t) + "&idle_in_transaction_session_timeout=2000"
+	proxy := testutil.NewProxy(t, "127.0.0.1:5432")
+	proxied := strings.Replace(strings.Replace(dsn, "127.0.0.1:5432", proxy.Addr(), 1), "localhost:5432", proxy.Addr(), 1)
+	healthy := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn})
+	cut := openOptions(t, Options{Driver: DriverPostgres, DSN: proxied})
+
+	// The cut-off replica is inside a transaction that holds the group's lock.
+	conn, err := cut.db.Conn(context.Background())
+	require.NoError(t, err)
+	tx, err := conn.BeginTx(context.Background(), nil)
+	require.NoError(t, err)
+	a := firing("partitioned", t0)
+	_, err = tx.Exec("SELECT pg_advisory_xact_lock($1)", groupLockKey(cut.lockSpace, groupRef{a.Scope, a.Fingerprint}))
+	require.NoError(t, err)
+	proxy.Stall()
+	t.Cleanup(func() { proxy.Restore(); _ = tx.Rollback(); _ = conn.Close() })
+
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := healthy.Apply(ctx, []Alert{a})
+	require.NoError(t, err)
+	assert.Equal(t, incident.VerdictCreated, res[0].Verdict)
+	t.Logf("the healthy replica wrote the group after %v", time.Since(began))
+	assert.Less(t, time.Since(began), 8*time.Second)
+
+	// Without the parameter in the DSN, the store sets its own bound.
+	plain := openOptions(t, Options{Driver: DriverPostgres, DSN: testutil.PostgresSchema(t)})
+	var timeout string
+	require.NoError(t, plain.db.QueryRow("SHOW idle_in_transaction_session_timeout").Scan(&timeout))
+	assert.Equal(t, "15s", timeout)
+}

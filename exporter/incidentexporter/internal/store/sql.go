@@ -231,7 +231,7 @@ ON CONFLICT (dedup_scope) DO UPDATE SET alertname = excluded.alertname, last_see
 const (
 	selectStale = `
 SELECT CAST(id AS TEXT), dedup_scope, group_key FROM incidents
-WHERE status = 'open' AND last_seen_at < $1 AND source <> 'heartbeat' ORDER BY last_seen_at LIMIT $2`
+WHERE status = 'open' AND last_seen_at < $1 AND group_key <> '' ORDER BY last_seen_at LIMIT $2`
 	selectSilent = `
 SELECT dedup_scope FROM heartbeats h WHERE alertname = $1 AND last_seen_at < $2
 AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.dedup_scope = h.dedup_scope AND i.group_key = '' AND i.status = 'open')

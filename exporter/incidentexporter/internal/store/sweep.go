@@ -87,10 +87,14 @@ func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error)
 }
 
 // sweep runs ops in transactions of sweepBatch and counts what they changed.
+// Each transaction has the commit deadline of the write path: a sweep must
+// not hold its groups' locks for longer than a sender's write would.
 func (s *Store) sweep(ctx context.Context, ops []op) (int64, error) {
 	var n int64
 	for start := 0; start < len(ops); start += sweepBatch {
-		results, err := s.transact(ctx, ops[start:min(start+sweepBatch, len(ops))])
+		txCtx, cancel := context.WithTimeout(ctx, commitTimeout)
+		results, err := s.transact(txCtx, ops[start:min(start+sweepBatch, len(ops))])
+		cancel()
 		if err != nil {
 			return n, err
 		}

@@ -12,9 +12,10 @@ import (
 
 // maxAttempts bounds how often one transaction starts again: to take the
 // lock of a group it found only while reading (an alert firing in another
-// group's incident), or after a conflict between replicas that a fresh read
-// resolves (a unique index stopped a write, a deadlock was broken).
-const maxAttempts = 4
+// group's incident: each attempt holds more groups), or after a conflict
+// between replicas that a fresh read resolves (a unique index stopped a
+// write, a deadlock was broken).
+const maxAttempts = 10
 
 // errRelock starts the transaction again with more groups locked.
 var errRelock = errors.New("more groups to lock")

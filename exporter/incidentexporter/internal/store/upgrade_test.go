@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 
 	"github.com/sre-copilot/incident-collector/internal/incident"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
@@ -75,6 +76,8 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 				// The phantom pair: one instance stored twice.
 				{"01930000-0000-7000-8000-000000000004", "twice-fp", "Twice", "resolved", at(0), at(10), "alert_resolved", 1, nil},
 				{"01930000-0000-7000-8000-000000000005", "twice-fp", "Twice", "open", at(0), nil, nil, 1, nil},
+				// A resolve whose endsAt came before the alert started, stored as sent.
+				{"01930000-0000-7000-8000-000000000006", "early-fp", "Early", "resolved", at(60), at(10), "alert_resolved", 1, nil},
 			}
 			for _, r := range rows {
 				_, err = db.Exec(insert, r.id, r.fp, r.title, r.status, r.detected, r.resolved, r.reason, r.occurrences, r.previous)
@@ -87,11 +90,13 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 
 			// The new release starts on it.
 			s := openStore(t, tc.driver, dsn, time.Now)
-			assert.Equal(t, 5, countWhere(t, s, "incidents", "1 = 1"), "every incident kept")
-			assert.Equal(t, 5, countWhere(t, s, "incidents", "group_key = fingerprint"))
+			assert.Equal(t, 6, countWhere(t, s, "incidents", "1 = 1"), "every incident kept")
+			assert.Equal(t, 6, countWhere(t, s, "incidents", "group_key = fingerprint"))
+			assert.Equal(t, 0, countWhere(t, s, "incidents", "resolved_at < detected_at"), "never ends before it began")
+			assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "ends_at < starts_at"))
 			assert.Equal(t, 3, countWhere(t, s, "incidents", "status = 'open' AND firing_alerts = 1"))
 			assert.Equal(t, 3, countWhere(t, s, "incident_alerts", "status = 'firing'"))
-			assert.Equal(t, 1, countWhere(t, s, "incident_alerts", "status = 'resolved'"), "the phantom's resolved twin has no member")
+			assert.Equal(t, 2, countWhere(t, s, "incident_alerts", "status = 'resolved'"), "the phantom's resolved twin has no member")
 			assert.Equal(t, 1, countWhere(t, s, "incident_alerts", "fingerprint = 'open-fp' AND occurrences = 7"))
 			assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "event = 'created' AND event_key = '' AND status = 'pending'"))
 			var versions int
@@ -115,4 +120,22 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 			assert.Equal(t, 1, countWhere(t, s, "incidents", "CAST(id AS TEXT) = $1 AND CAST(previous_incident_id AS TEXT) = '01930000-0000-7000-8000-000000000003'", res[0].IncidentID))
 		})
 	}
+}
+
+// A replica of the earlier release left running on the upgraded PostgreSQL
+// schema: its resolve (the statement it ran) is refused, retryably, instead
+// of leaving a resolved incident with a firing alert.
+func TestEarlierReleaseResolveIsRefused(t *testing.T) {
+	s := openOptions(t, Options{Driver: DriverPostgres, DSN: testutil.PostgresSchema(t)})
+	verdicts(t, s, firing("old-replica", t0))
+	const earlierResolve = `
+UPDATE incidents SET status = 'resolved', resolved_at = $3, resolution_reason = 'alert_resolved',
+    updated_at = $4, last_seen_at = $4
+WHERE dedup_scope = $1 AND fingerprint = $2 AND status = 'open' AND detected_at <= $5
+RETURNING CAST(id AS TEXT), title`
+	_, err := s.db.Exec(earlierResolve, "alertmanager", "old-replica", t0.Add(time.Hour), t0.Add(time.Hour), t0)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "incidents_resolved_fire_nothing")
+	assert.False(t, consumererror.IsPermanent(classify(err)), "a sender retries it (503) until the replica is upgraded")
+	assert.Equal(t, 1, countWhere(t, s, "incident_alerts", "fingerprint = 'old-replica' AND status = 'firing'"))
 }

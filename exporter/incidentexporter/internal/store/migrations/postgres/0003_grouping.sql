@@ -8,6 +8,16 @@ ALTER TABLE incidents ADD COLUMN alert_count BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE incidents ADD COLUMN firing_alerts BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE incidents ADD COLUMN reopen_count BIGINT NOT NULL DEFAULT 0;
 UPDATE incidents SET group_key = fingerprint, firing_alerts = CASE WHEN status = 'open' THEN 1 ELSE 0 END;
+-- Earlier releases stored a resolve's endsAt as sent, even before the alert
+-- started; an incident never ends before it began.
+UPDATE incidents SET resolved_at = detected_at WHERE resolved_at < detected_at;
+
+-- Held by the database: a resolved incident has no firing alert and does not
+-- end before it began. (A replica of an earlier release left running on this
+-- schema has its resolves refused here, retryably, instead of leaving a
+-- resolved incident with a firing alert.)
+ALTER TABLE incidents ADD CONSTRAINT incidents_resolved_fire_nothing CHECK (status = 'open' OR firing_alerts = 0);
+ALTER TABLE incidents ADD CONSTRAINT incidents_resolved_after_detected CHECK (resolved_at IS NULL OR resolved_at >= detected_at);
 
 DROP INDEX incidents_one_open_per_key;
 DROP INDEX incidents_resolved_instance;
@@ -32,6 +42,7 @@ CREATE TABLE incident_alerts (
     first_seen_at TIMESTAMPTZ NOT NULL,
     last_seen_at  TIMESTAMPTZ NOT NULL,
     occurrences   BIGINT NOT NULL DEFAULT 1,
+    CHECK (ends_at IS NULL OR ends_at >= starts_at),
     -- An instance is stored once: a firing retry of a resolved instance (a
     -- stale retry, an HA echo) finds it and stays a duplicate.
     PRIMARY KEY (dedup_scope, fingerprint, starts_at)

@@ -8,6 +8,9 @@ ALTER TABLE incidents ADD COLUMN alert_count INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE incidents ADD COLUMN firing_alerts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE incidents ADD COLUMN reopen_count INTEGER NOT NULL DEFAULT 0;
 UPDATE incidents SET group_key = fingerprint, firing_alerts = CASE WHEN status = 'open' THEN 1 ELSE 0 END;
+-- Earlier releases stored a resolve's endsAt as sent, even before the alert
+-- started; an incident never ends before it began.
+UPDATE incidents SET resolved_at = detected_at WHERE resolved_at < detected_at;
 
 DROP INDEX incidents_one_open_per_key;
 DROP INDEX incidents_resolved_instance;
@@ -31,6 +34,7 @@ CREATE TABLE incident_alerts (
     first_seen_at TEXT NOT NULL,
     last_seen_at  TEXT NOT NULL,
     occurrences   INTEGER NOT NULL DEFAULT 1,
+    CHECK (ends_at IS NULL OR ends_at >= starts_at),
     -- An instance is stored once: a firing retry of a resolved instance (a
     -- stale retry, an HA echo) finds it and stays a duplicate.
     PRIMARY KEY (dedup_scope, fingerprint, starts_at)
