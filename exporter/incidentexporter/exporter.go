@@ -123,8 +123,10 @@ func (e *incidentExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if skipped > 0 {
 		e.telemetry.IncidentRecordsSkipped.Add(ctx, int64(skipped))
 	}
+	// Added even when 0, so that every verdict's series exists from the first
+	// delivery on (a dashboard shows 0, not "no data").
+	e.telemetry.IncidentAlertsRejected.Add(ctx, int64(len(rejected)))
 	if len(rejected) > 0 {
-		e.telemetry.IncidentAlertsRejected.Add(ctx, int64(len(rejected)))
 		if rec := incident.RecorderFromContext(ctx); rec != nil {
 			rec.Record(rejected...)
 		}
