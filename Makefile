@@ -23,7 +23,7 @@ CA_BUNDLE      ?= /etc/ssl/certs/ca-certificates.crt
 # A real Prometheus for the example sender configs (Debian's package).
 PROMETHEUS     ?= $(shell command -v prometheus 2>/dev/null)
 FUZZTIME             ?= 5s
-FUZZ_TARGETS         := FuzzAlertmanagerPayload FuzzGrafanaPayload FuzzPrometheusPush
+FUZZ_TARGETS         := FuzzAlertmanagerPayload FuzzGrafanaPayload FuzzPrometheusPush FuzzAlertsOver
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -path './.tools/*') go.mod go.sum
 

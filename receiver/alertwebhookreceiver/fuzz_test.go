@@ -2,6 +2,7 @@ package alertwebhookreceiver
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -70,5 +71,32 @@ func FuzzPrometheusPush(f *testing.F) {
 	fuzzHandler(f, "/webhooks/prometheus/"+promID+"/api/v2/alerts", []string{"prometheus/*.json"}, func(b []byte) error {
 		_, err := parsePush(b, time.Now())
 		return err
+	})
+}
+
+// The streaming count of alerts never lets a body through that the decoder
+// would find over the limit: whatever the spelling of the field, the strings,
+// numbers and nesting around it.
+func FuzzAlertsOver(f *testing.F) {
+	f.Add([]byte(`{"alerts":[1,2,3,4]}`))
+	f.Add([]byte(`{"a":"]\"[","ALERTS":[{},{},{"x":[1,2]},[],null]}`))
+	f.Add([]byte(`{"\u0061lerts":[1e5,-2,true,false]}`))
+	f.Add([]byte(`[{"labels":{}},{},{},{}]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		const limit = 3
+		var group struct {
+			Alerts []json.RawMessage `json:"alerts"`
+		}
+		if json.Unmarshal(body, &group) == nil && len(group.Alerts) > limit {
+			if !alertsOver(bytes.NewReader(body), kindAlertmanager, limit) {
+				t.Fatalf("%d alerts decoded, the count let them through: %q", len(group.Alerts), body)
+			}
+		}
+		var push []json.RawMessage
+		if json.Unmarshal(body, &push) == nil && len(push) > limit {
+			if !alertsOver(bytes.NewReader(body), kindPrometheusPush, limit) {
+				t.Fatalf("%d pushed alerts decoded, the count let them through: %q", len(push), body)
+			}
+		}
 	})
 }

@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
@@ -425,7 +427,7 @@ func (r *alertReceiver) storeRejections(n *notification, outcomes []incident.Out
 
 // reply writes a JSON answer and counts it.
 func (r *alertReceiver) reply(w http.ResponseWriter, integration string, status int, body any) {
-	out, err := fastJSON.Marshal(body)
+	out, err := gojson.Marshal(body)
 	if err != nil {
 		// Our own answer types always encode; this is for the impossible case.
 		status, out = http.StatusInternalServerError, []byte(`{"detail":"Could not encode the answer"}`)

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	jsoniter "github.com/json-iterator/go"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
@@ -155,17 +155,17 @@ func parsePush(body []byte, now time.Time) (*notification, error) {
 	return n, n.usable()
 }
 
-// fastJSON decodes well-formed bodies about twice as fast as encoding/json.
-var fastJSON = jsoniter.ConfigCompatibleWithStandardLibrary
-
-// decodeFast decodes body when it is valid UTF-8; otherwise it refuses, so
-// that encoding/json (which replaces invalid bytes with U+FFFD, as pdata and
-// PostgreSQL need) takes the slow path.
+// decodeFast decodes body with goccy/go-json (the decoder the collector's
+// contrib components moved to from the unmaintained json-iterator: 2.5 to
+// 3.5 times as fast as encoding/json on our payloads, BenchmarkDecodeNotification)
+// when it is valid UTF-8. Otherwise it refuses, so that encoding/json (which
+// replaces invalid bytes with U+FFFD, as pdata and PostgreSQL need, and says
+// precisely what is wrong) takes the slow path.
 func decodeFast(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return errInvalidUTF8
 	}
-	return fastJSON.Unmarshal(body, v)
+	return gojson.Unmarshal(body, v)
 }
 
 var errInvalidUTF8 = errors.New("invalid UTF-8")
