@@ -14,12 +14,11 @@ import (
 	"sync"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
-
-	gojson "github.com/goccy/go-json"
 
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )

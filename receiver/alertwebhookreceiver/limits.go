@@ -138,15 +138,15 @@ func (s *jsonScanner) key() (string, bool) {
 
 // literal reads the rest of true, false or null, whose first byte was read.
 func (s *jsonScanner) literal(first byte) bool {
-	want := "ull"
+	word := "null"
 	switch first {
 	case 't':
-		want = "rue"
+		word = "true"
 	case 'f':
-		want = "alse"
+		word = "false"
 	}
-	for i := 0; i < len(want); i++ {
-		if s.next() != want[i] {
+	for i := range len(word) - 1 {
+		if s.next() != word[i+1] {
 			return false
 		}
 	}
