@@ -425,7 +425,7 @@ type replica struct {
 
 // startReplicas runs n replicas of the Deployment's container on dsn; env
 // overrides the Deployment's plain values (NAME=value).
-func startReplicas(t *testing.T, m *k8sManifests, dsn string, n int, env []string) []replica {
+func startReplicas(t *testing.T, m *k8sManifests, dsn string, n int, env []string, flags ...string) []replica {
 	t.Helper()
 	bin := binary(t, "E2E_COLLECTOR_BIN", "the collector")
 	raw := m.collectorConfig(t)
@@ -444,7 +444,8 @@ func startReplicas(t *testing.T, m *k8sManifests, dsn string, n int, env []strin
 		for _, a := range m.container().Args {
 			args = append(args, strings.Replace(a, m.configPath(t), file, 1))
 		}
-		out[i] = replica{collector: runShipped(t, append(args, ports.flags()...), environment, ports, false), ports: ports, cfg: cfg}
+		args = append(append(args, ports.flags()...), flags...)
+		out[i] = replica{collector: runShipped(t, args, environment, ports, false), ports: ports, cfg: cfg}
 	}
 	return out
 }
