@@ -42,8 +42,10 @@ func render(o options, rows []row, halfRate *loadgen.Result, rss []int64) string
 	fmt.Fprintf(&b, "Method: one run, one server at a time on this machine, the load generator (`internal/loadgen`, as `cmd/alertload`) "+
 		"on the same cores with %d connections; %v of warm-up per server, then %v per measurement. Every figure is compared with the "+
 		"baseline measured in the same run: a plain `net/http` + `encoding/json` server decoding the same Alertmanager body and "+
-		"answering 200, without checks or storage (`bench/baseline`). The collector runs with its own metrics off and the rate limit "+
-		"out of the way; on SQLite and PostgreSQL every 2xx means the alert is committed (SQLite WAL, `synchronous=FULL`).\n\n",
+		"answering 200, without checks or storage (`bench/baseline`). The peer row is a real Alertmanager v0.31.1 taking the same alerts "+
+		"(as Prometheus pushes them) on its own `POST /api/v2/alerts`, into memory. The collector runs with its own metrics off and the rate limit "+
+		"out of the way; on SQLite and PostgreSQL every 2xx means the alert is committed (SQLite WAL, `synchronous=FULL`). Each "+
+		"notification is one group (its own `groupKey`); the grouping row stores it with `grouping.by: group_key`.\n\n",
 		o.conns, o.warmup, o.duration)
 
 	b.WriteString("| server | load | alerts/s | requests/s | p50 ms | p99 ms | non-2xx | ratio to baseline |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
