@@ -219,17 +219,28 @@ const analysisSecret = "analysis-hmac-secret"
 // test ends; extra is put under the incident exporter (analysisTo).
 func startCollector(t *testing.T, st store, pipeline string, extra ...string) *collector {
 	t.Helper()
-	bin := binary(t, "E2E_COLLECTOR_BIN", "the collector")
 	port := freePort(t)
 	tmpl := strings.Replace(strings.Replace(configTemplate, pipelineTag, pipeline, 1), "ANALYSIS", strings.Join(extra, "\n"), 1)
-	cfg := fmt.Sprintf(tmpl, port, st.driver, st.dsn, freePort(t))
-	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	return runConfig(t, fmt.Sprintf(tmpl, port, st.driver, st.dsn, freePort(t)), port, st)
+}
 
-	c := &collector{
+// runConfig runs the built collector on config, whose webhooks listen on
+// 127.0.0.1:port, until the test ends.
+func runConfig(t *testing.T, config string, port int, st store) *collector {
+	t.Helper()
+	bin := binary(t, "E2E_COLLECTOR_BIN", "the collector")
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(config), 0o600))
+	return run(t, &collector{
 		base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st,
 		args: []string{bin, "--config", cfgPath},
-	}
+	})
+}
+
+// run starts c until the test ends (its output logged if the test failed)
+// and waits for its webhooks to answer.
+func run(t *testing.T, c *collector) *collector {
+	t.Helper()
 	c.launch(t)
 	t.Cleanup(func() {
 		c.stop()

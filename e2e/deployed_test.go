@@ -78,19 +78,10 @@ func (p listenPorts) local(t *testing.T, shipped int, cfg shippedConfig) int {
 // process group: for a wrapper (unshare, chroot) whose child is the collector.
 func runShipped(t *testing.T, args, env []string, ports listenPorts, group bool) *collector {
 	t.Helper()
-	c := &collector{
+	return run(t, &collector{
 		base: fmt.Sprintf("http://127.0.0.1:%d", ports.webhooks), output: &lockedBuffer{},
 		args: args, env: env, group: group,
-	}
-	c.launch(t)
-	t.Cleanup(func() {
-		c.stop()
-		if t.Failed() {
-			t.Logf("collector output:\n%s", c.output.String())
-		}
 	})
-	c.waitHealthy(t)
-	return c
 }
 
 // localURL is http://127.0.0.1:port/path.

@@ -74,24 +74,9 @@ service:
 
 func startSecurityCollector(t *testing.T) *collector {
 	t.Helper()
-	bin := binary(t, "E2E_COLLECTOR_BIN", "the collector")
 	st := sqliteStore(t)
 	port := freePort(t)
-	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(securityConfig, port, st.dsn)), 0o600))
-	c := &collector{
-		base: fmt.Sprintf("http://127.0.0.1:%d", port), output: &lockedBuffer{}, store: st,
-		args: []string{bin, "--config", cfgPath},
-	}
-	c.launch(t)
-	t.Cleanup(func() {
-		c.stop()
-		if t.Failed() {
-			t.Logf("collector output:\n%s", c.output.String())
-		}
-	})
-	c.waitHealthy(t)
-	return c
+	return runConfig(t, fmt.Sprintf(securityConfig, port, st.dsn), port, st)
 }
 
 func hmacSign(ts string, body []byte) string {
