@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.uber.org/zap"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadata"
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadatatest"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
@@ -108,12 +108,22 @@ func analysisConfig(sc StoreConfig, endpoint string) *Config {
 
 func startExporterWith(t *testing.T, cfg *Config) consumer.Logs {
 	t.Helper()
+	exp, _ := startExporterTelemetry(t, cfg)
+	return exp
+}
+
+// startExporterTelemetry starts the exporter with cfg, through its factory,
+// with a telemetry the test reads (metadatatest).
+func startExporterTelemetry(t *testing.T, cfg *Config) (consumer.Logs, *componenttest.Telemetry) {
+	t.Helper()
 	require.NoError(t, cfg.Validate())
-	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	exp, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tel), cfg)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
-	return exp
+	return exp, tel
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -1,12 +1,10 @@
 package incidentexporter
 
 import (
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -24,12 +22,7 @@ func TestGroupByGroupKeyThroughTheReceiver(t *testing.T) {
 			cfg := createDefaultConfig()
 			cfg.Store = sc
 			cfg.Grouping.By = "group_key"
-			tel := componenttest.NewTelemetry()
-			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-			exp, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tel), cfg)
-			require.NoError(t, err)
-			require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
-			t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+			exp, tel := startExporterTelemetry(t, cfg)
 			base := startReceiver(t, exp)
 			db := openDB(t, sc)
 

@@ -1,13 +1,11 @@
 package incidentexporter
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -32,13 +30,7 @@ func TestHeartbeatThroughTheReceiver(t *testing.T) {
 			sc := st.cfg(t)
 			cfg := analysisConfig(sc, "http://"+addr+"/analyze")
 			cfg.Heartbeat = HeartbeatConfig{Alertname: "Watchdog", Timeout: 2 * time.Second}
-			require.NoError(t, cfg.Validate())
-			tel := componenttest.NewTelemetry()
-			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-			exp, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tel), cfg)
-			require.NoError(t, err)
-			require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
-			t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+			exp, tel := startExporterTelemetry(t, cfg)
 			base := startReceiver(t, exp)
 			db := openDB(t, sc)
 

@@ -44,11 +44,7 @@ func startExporter(t *testing.T, sc StoreConfig) consumer.Logs {
 	t.Helper()
 	cfg := createDefaultConfig()
 	cfg.Store = sc
-	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
-	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
-	return exp
+	return startExporterWith(t, cfg)
 }
 
 // startReceiver runs the real receiver in front of next on a free port.
