@@ -26,9 +26,10 @@ var errBudgetExhausted = errors.New("unauthenticated body budget exhausted")
 type budget struct {
 	mu   sync.Mutex
 	free int64
+	size int64
 }
 
-func newBudget(size int64) *budget { return &budget{free: size} }
+func newBudget(size int64) *budget { return &budget{free: size, size: size} }
 
 func (b *budget) take(n int64) bool {
 	b.mu.Lock()
@@ -78,6 +79,34 @@ func (h *hold) shrink(n int64) {
 	n = min(n, h.n)
 	h.n -= n
 	h.b.give(n)
+}
+
+// parseAmplification is how many times a body's size decoding it may hold at
+// worst in practice: maps of many short labels (measured 11 ×).
+const parseAmplification = 16
+
+// growForParsing takes what decoding a body of n bytes may hold. A body too
+// large for that is still decoded, but only while no other read of the
+// budget holds anything: one at a time, so that strangers' bodies cannot be
+// decoded side by side.
+func (h *hold) growForParsing(n int64) bool {
+	if h == nil {
+		return true
+	}
+	b := h.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	want := n * parseAmplification
+	switch {
+	case want <= b.free:
+	case b.free+h.n == b.size: // only this request holds: take it all
+		want = b.free
+	default:
+		return false
+	}
+	b.free -= want
+	h.n += want
+	return true
 }
 
 // release gives the whole share back; it may be called more than once.

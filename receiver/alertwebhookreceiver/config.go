@@ -3,6 +3,7 @@ package alertwebhookreceiver // import "github.com/sre-copilot/incident-collecto
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -132,7 +133,10 @@ const (
 
 // Integration ids that would share a dedup scope with something else: the
 // global endpoint's records and the exporter's records that name no integration.
-var reservedIDs = []string{typeAlertmanager, "default"}
+var reservedIDs = []string{typeAlertmanager, "default", integrationUnknown, healthIntegration}
+
+// minRequestsPerSecond: one request an hour.
+const minRequestsPerSecond = 1.0 / 3600
 
 func createDefaultConfig() *Config {
 	httpCfg := confighttp.NewDefaultServerConfig()
@@ -191,8 +195,10 @@ func (cfg *Config) Validate() error {
 }
 
 func (r RateLimitConfig) validate() error {
-	if r.RequestsPerSecond <= 0 {
-		return fmt.Errorf("requests_per_second must be positive, got %v", r.RequestsPerSecond)
+	// NaN passes no comparison and +Inf never limits: both are refused, like
+	// rates so small that a refused sender would be told to wait for years.
+	if math.IsNaN(r.RequestsPerSecond) || math.IsInf(r.RequestsPerSecond, 0) || r.RequestsPerSecond < minRequestsPerSecond {
+		return fmt.Errorf("requests_per_second must be positive and finite, at least one request an hour, got %v", r.RequestsPerSecond)
 	}
 	if r.Burst <= 0 {
 		return fmt.Errorf("burst must be positive, got %d", r.Burst)
@@ -234,12 +240,16 @@ func validateID(id string) error {
 		return fmt.Errorf("id of %d bytes is longer than %d", len(id), maxIDLen)
 	case !utf8.ValidString(id):
 		return fmt.Errorf("id %q is not valid UTF-8", id)
-	case strings.ContainsFunc(id, unicode.IsControl):
-		return fmt.Errorf("id %q must not contain control characters", id)
+	case strings.ContainsFunc(id, func(c rune) bool { return !unicode.IsGraphic(c) || unicode.Is(unicode.Cf, c) }):
+		// Control, format (zero-width, bidirectional) and other invisible
+		// characters would make an id that reads like another one.
+		return fmt.Errorf("id %q must contain only visible characters", id)
 	case strings.ContainsAny(id, "/?#%\\") || strings.TrimSpace(id) != id || id == "." || id == "..":
 		return fmt.Errorf("id %q must be one path segment without blanks at its ends, '/', '\\', '?', '#' or '%%', and not '.' or '..'", id)
 	case slices.Contains(reservedIDs, id):
-		return fmt.Errorf("id %q is reserved: %q is the global endpoint's dedup scope and %q the store's scope for records without an integration", id, typeAlertmanager, "default")
+		return fmt.Errorf("id %q is reserved: %q is the global endpoint's dedup scope, %q the store's scope for records without an integration, "+
+			"%q and %q label the answers of unknown paths and of the health path in the receiver's metrics",
+			id, typeAlertmanager, "default", integrationUnknown, healthIntegration)
 	}
 	return nil
 }

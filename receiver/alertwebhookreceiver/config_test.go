@@ -1,6 +1,7 @@
 package alertwebhookreceiver
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,13 +94,20 @@ func TestValidate(t *testing.T) {
 		{"bad cidr", func(c *Config) { c.Integrations[0].AllowedCIDRs = []string{"10.0.0.0/33"} }, "is not a CIDR"},
 		{"bare address", func(c *Config) { c.Integrations[0].AllowedCIDRs = []string{"10.0.0.1"} }, "is not a CIDR"},
 		{"zero default rate", func(c *Config) { c.RateLimit.RequestsPerSecond = 0 }, "requests_per_second must be positive"},
+		{"NaN rate", func(c *Config) { c.RateLimit.RequestsPerSecond = math.NaN() }, "requests_per_second must be positive and finite"},
+		{"infinite rate", func(c *Config) { c.RateLimit.RequestsPerSecond = math.Inf(1) }, "requests_per_second must be positive and finite"},
+		{"rate of one request a year", func(c *Config) { c.RateLimit.RequestsPerSecond = 1.0 / (365 * 24 * 3600) }, "at least one request an hour"},
+		{"metric label unknown as id", func(c *Config) { c.Integrations[0].ID = "unknown" }, `id "unknown" is reserved`},
+		{"metric label health as id", func(c *Config) { c.Integrations[0].ID = "health" }, `id "health" is reserved`},
+		{"zero-width space in id", func(c *Config) { c.Integrations[0].ID = "alertmanager\u200b" }, "must contain only visible characters"},
+		{"bidirectional override in id", func(c *Config) { c.Integrations[0].ID = "abc\u202edef" }, "must contain only visible characters"},
 		{"negative burst", func(c *Config) { c.RateLimit.Burst = -1 }, "burst must be positive"},
 		{"zero integration rate", func(c *Config) { c.Integrations[0].RateLimit = &RateLimitConfig{RequestsPerSecond: 0, Burst: 1} }, "requests_per_second must be positive"},
 		{"relative health path", func(c *Config) { c.HealthPath = "health" }, "must start with '/'"},
 		{"global endpoint's id", func(c *Config) { c.Integrations[0].ID = "alertmanager" }, `integrations[0]: id "alertmanager" is reserved`},
 		{"store's default scope", func(c *Config) { c.Integrations[0].ID = "default" }, `integrations[0]: id "default" is reserved`},
-		{"control character in id", func(c *Config) { c.Integrations[0].ID = "a\x00b" }, "must not contain control characters"},
-		{"newline in id", func(c *Config) { c.Integrations[0].ID = "a\nb" }, "must not contain control characters"},
+		{"control character in id", func(c *Config) { c.Integrations[0].ID = "a\x00b" }, "must contain only visible characters"},
+		{"newline in id", func(c *Config) { c.Integrations[0].ID = "a\nb" }, "must contain only visible characters"},
 		{"invalid UTF-8 in id", func(c *Config) { c.Integrations[0].ID = "a\xffb" }, "is not valid UTF-8"},
 		{"id of 129 bytes", func(c *Config) { c.Integrations[0].ID = strings.Repeat("a", 129) }, "id of 129 bytes is longer than 128"},
 		{"dot-dot id", func(c *Config) { c.Integrations[0].ID = ".." }, "one path segment"},

@@ -2,16 +2,18 @@ package alertwebhookreceiver
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
 // fuzzHandler checks one body against one path through the whole handler: no
@@ -74,28 +76,27 @@ func FuzzPrometheusPush(f *testing.F) {
 	})
 }
 
-// The streaming count of alerts never lets a body through that the decoder
+// The streaming count of alerts never lets a body through that the parser
 // would find over the limit: whatever the spelling of the field, the strings,
-// numbers and nesting around it.
+// numbers, blanks and nesting around it.
 func FuzzAlertsOver(f *testing.F) {
 	f.Add([]byte(`{"alerts":[1,2,3,4]}`))
 	f.Add([]byte(`{"a":"]\"[","ALERTS":[{},{},{"x":[1,2]},[],null]}`))
 	f.Add([]byte(`{"\u0061lerts":[1e5,-2,true,false]}`))
 	f.Add([]byte(`[{"labels":{}},{},{},{}]`))
+	f.Add([]byte("\f{\"alerts\":[{},{},{},{}]}"))
+	f.Add([]byte(`{"` + strings.Repeat("k", 1100) + `":1,"alerts":[{},{},{},{}]}`))
+	now := time.Now()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		const limit = 3
-		var group struct {
-			Alerts []json.RawMessage `json:"alerts"`
-		}
-		if json.Unmarshal(body, &group) == nil && len(group.Alerts) > limit {
+		if n, err := parseGroup(body, incident.SourceAlertmanager, now); err == nil && len(n.Alerts)+len(n.Rejected) > limit {
 			if !alertsOver(bytes.NewReader(body), kindAlertmanager, limit) {
-				t.Fatalf("%d alerts decoded, the count let them through: %q", len(group.Alerts), body)
+				t.Fatalf("%d alerts parsed, the count let them through: %q", len(n.Alerts)+len(n.Rejected), body)
 			}
 		}
-		var push []json.RawMessage
-		if json.Unmarshal(body, &push) == nil && len(push) > limit {
+		if n, err := parsePush(body, now); err == nil && len(n.Alerts)+len(n.Rejected) > limit {
 			if !alertsOver(bytes.NewReader(body), kindPrometheusPush, limit) {
-				t.Fatalf("%d pushed alerts decoded, the count let them through: %q", len(push), body)
+				t.Fatalf("%d pushed alerts parsed, the count let them through: %q", len(n.Alerts)+len(n.Rejected), body)
 			}
 		}
 	})

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +33,8 @@ const (
 	// integrationUnknown labels requests to no known integration in metrics, so
 	// that arbitrary paths cannot blow up the metric's cardinality.
 	integrationUnknown = "unknown"
+	// healthIntegration labels the health path's answers in metrics.
+	healthIntegration = "health"
 )
 
 // payloadKind is the body format an endpoint takes.
@@ -99,10 +103,10 @@ func (r *alertReceiver) route(path string) (*endpoint, payloadKind, string) {
 func (r *alertReceiver) serveHealth(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		r.reply(w, "health", http.StatusMethodNotAllowed, errorBody{Detail: "Method " + truncate(req.Method, 16) + " not allowed: use GET"})
+		r.reply(w, healthIntegration, http.StatusMethodNotAllowed, errorBody{Detail: "Method " + truncate(req.Method, 16) + " not allowed: use GET"})
 		return
 	}
-	r.reply(w, "health", http.StatusOK, healthBody{Status: "healthy"})
+	r.reply(w, healthIntegration, http.StatusOK, healthBody{Status: "healthy"})
 }
 
 // serveWebhook runs one delivery. Every check that needs no body comes
@@ -153,6 +157,12 @@ func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, e
 		if body, ok = r.readBody(w, req, ep, dec, kind, held); !ok {
 			return
 		}
+		// Decoding costs several times the body's size, and a stranger's
+		// body is decoded before anyone knows who sent it: that counts too.
+		if !held.growForParsing(int64(len(body))) {
+			r.replyBudgetExhausted(w, ep.id)
+			return
+		}
 		if ep.secret == nil && !r.allow(w, ep, now) {
 			return
 		}
@@ -167,6 +177,12 @@ func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, e
 		n, err = parseGroup(body, incident.SourceGrafana, now)
 	default:
 		n, err = parseGroup(body, incident.SourceAlertmanager, now)
+	}
+	if err == nil && len(n.Alerts)+len(n.Rejected) > r.maxAlerts {
+		// The count while reading refuses these first; this holds whatever
+		// spelling it could not follow.
+		r.replyTooManyAlerts(w, ep.id)
+		return
 	}
 	if err == nil {
 		r.records.identify(n)
@@ -240,8 +256,7 @@ func (r *alertReceiver) readAlerts(w http.ResponseWriter, ep *endpoint, br bodyR
 	body, over, err := br.readAlerts(src, hint, kind, r.maxAlerts)
 	switch {
 	case over:
-		r.reply(w, ep.id, http.StatusRequestEntityTooLarge, errorBody{Detail: fmt.Sprintf(
-			"Request has more than %d alerts, the limit of max_alerts_per_request: split the notification (a finer group_by) or raise the limit", r.maxAlerts)})
+		r.replyTooManyAlerts(w, ep.id)
 		return nil, false
 	case err != nil:
 		r.replyReadError(w, ep.id, err, wire, encoding)
@@ -329,11 +344,27 @@ func (r *alertReceiver) replyReadError(w http.ResponseWriter, integration string
 		r.replyBudgetExhausted(w, integration)
 	case r.conns.isDraining():
 		r.replyShuttingDown(w, integration)
+	case isTimeout(err) || isTimeout(wire.err):
+		// A body slower than read_timeout: the sender can try again (a 4xx
+		// would make Alertmanager drop the notification).
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		r.reply(w, integration, http.StatusServiceUnavailable, errorBody{Detail: "The request body did not arrive within the read timeout, retry"})
 	case wire.err == nil:
 		r.reply(w, integration, http.StatusBadRequest, errorBody{Detail: "Could not decode the " + encoding + " request body: " + truncate(err.Error(), 200)})
 	default:
 		r.reply(w, integration, http.StatusBadRequest, errorBody{Detail: "Could not read the request body: " + truncate(err.Error(), 200)})
 	}
+}
+
+func (r *alertReceiver) replyTooManyAlerts(w http.ResponseWriter, integration string) {
+	r.reply(w, integration, http.StatusRequestEntityTooLarge, errorBody{Detail: fmt.Sprintf(
+		"Request has more than %d alerts, the limit of max_alerts_per_request: split the notification (a finer group_by) or raise the limit", r.maxAlerts)})
+}
+
+// isTimeout: a read deadline passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout())
 }
 
 func (r *alertReceiver) replyTooLarge(w http.ResponseWriter, integration string) {

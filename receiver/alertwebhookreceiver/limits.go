@@ -109,15 +109,23 @@ func (s *jsonScanner) arrayOver(limit int) bool {
 	}
 }
 
-// key reads an object key whose opening quote was just read, unescaped.
+// maxAlertsKeyLen is the longest "alerts" can be spelled in JSON: six
+// characters, each escaped as \uXXXX.
+const maxAlertsKeyLen = 6 * 6
+
+// key reads an object key whose opening quote was just read, unescaped. A key
+// too long to spell "alerts" is skipped and read as "".
 func (s *jsonScanner) key() (string, bool) {
 	var raw []byte
 	escaped := false
 	for {
 		c := s.next()
 		switch {
-		case c == 0 || len(raw) > 1024:
+		case c == 0:
 			return "", false
+		case len(raw) > maxAlertsKeyLen:
+			_ = s.r.UnreadByte()
+			return "", s.skipString()
 		case c == '\\':
 			escaped = true
 			raw = append(raw, c, s.next())

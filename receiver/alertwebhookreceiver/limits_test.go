@@ -71,6 +71,41 @@ func TestMaxAlertsPerRequest(t *testing.T) {
 	resp = post(t, base+"/webhooks/alertmanager", minimalAlerts(50), nil)
 	assert.Equal(t, http.StatusOK, resp.code, string(resp.body))
 	assert.Equal(t, 50, store.LogRecordCount())
+
+	// Spellings an adversarial run used to get past the count: a key too
+	// long to be "alerts" before it, and whitespace that is not JSON's.
+	longKey := append([]byte(`{"`+strings.Repeat("k", 2000)+`":1,`), minimalAlerts(51)[1:]...)
+	resp = post(t, base+"/webhooks/alertmanager", longKey, nil)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.code, string(resp.body))
+	for _, space := range []string{"\f", "\v", "\u00a0", "\u3000"} {
+		resp = post(t, base+"/webhooks/alertmanager", append([]byte(space), minimalAlerts(51)...), nil)
+		assert.Equal(t, http.StatusBadRequest, resp.code, "%q: not JSON, never decoded: %s", space, resp.body)
+	}
+	assert.Equal(t, 50, store.LogRecordCount(), "nothing of the refused requests reached the pipeline")
+}
+
+// Decoding a stranger's body counts against the unauthenticated budget, at
+// parseAmplification times its size; a body too large for that is decoded
+// only while nothing else holds the budget.
+func TestParsingCountsAgainstTheBudget(t *testing.T) {
+	b := newBudget(100 << 10)
+	small := b.hold()
+	require.True(t, small.grow(1<<10))
+	require.True(t, small.growForParsing(1<<10), "16 KiB of 99 KiB free")
+	assert.Equal(t, int64(100<<10-17<<10), b.free)
+
+	big := b.hold()
+	require.True(t, big.grow(20<<10))
+	assert.False(t, big.growForParsing(20<<10), "320 KiB does not fit while another read holds the budget")
+	small.release()
+	assert.True(t, big.growForParsing(20<<10), "alone, it takes what is left")
+	assert.Zero(t, b.free)
+	assert.False(t, b.hold().grow(1), "the others wait")
+	big.release()
+	assert.Equal(t, int64(100<<10), b.free)
+
+	var authenticated *hold
+	assert.True(t, authenticated.growForParsing(1<<30), "authenticated reads are not budgeted")
 }
 
 // Each alert is checked alone: the bad ones are listed in rejected with the

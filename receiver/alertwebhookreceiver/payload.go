@@ -42,11 +42,13 @@ type wireAlert struct {
 	Fingerprint  string            `json:"fingerprint"`
 
 	// Grafana extras.
-	DashboardURL string         `json:"dashboardURL"`
-	PanelURL     string         `json:"panelURL"`
-	SilenceURL   string         `json:"silenceURL"`
-	ImageURL     string         `json:"imageURL"`
-	Values       map[string]any `json:"values"`
+	DashboardURL string `json:"dashboardURL"`
+	PanelURL     string `json:"panelURL"`
+	SilenceURL   string `json:"silenceURL"`
+	ImageURL     string `json:"imageURL"`
+	// Values stay raw until the alert is known to be Grafana's: decoding
+	// them costs many times their size, for payloads that never use them.
+	Values json.RawMessage `json:"values"`
 }
 
 // wireGroup is the notification envelope of Alertmanager (v4) and Grafana
@@ -102,11 +104,15 @@ type notification struct {
 	Rejected        []rejection
 }
 
+// jsonSpace is JSON's whitespace: a body that starts with anything else (a
+// form feed, a non-breaking space) is not JSON, here as in the alert count.
+const jsonSpace = " \t\r\n"
+
 // parseGroup parses an Alertmanager v4 or Grafana v1 notification. A payload
 // that is not usable at all is a *payloadError; single bad alerts are listed
 // in Rejected and the rest are kept.
 func parseGroup(body []byte, source string, now time.Time) (*notification, error) {
-	body = bytes.TrimSpace(body)
+	body = bytes.Trim(body, jsonSpace)
 	if err := checkTopLevel(body, '{', "a JSON object"); err != nil {
 		return nil, err
 	}
@@ -137,7 +143,7 @@ func parseGroup(body []byte, source string, now time.Time) (*notification, error
 // parsePush parses Prometheus' own push body (POST /api/v2/alerts): a JSON
 // array of alerts without status or fingerprint.
 func parsePush(body []byte, now time.Time) (*notification, error) {
-	body = bytes.TrimSpace(body)
+	body = bytes.Trim(body, jsonSpace)
 	if err := checkTopLevel(body, '[', "a JSON array of alerts"); err != nil {
 		return nil, err
 	}
@@ -281,6 +287,12 @@ func validate(w *wireAlert, source string, now time.Time) (alert, string) {
 	case status != incident.StatusFiring && status != incident.StatusResolved:
 		return alert{}, fmt.Sprintf("field 'status' must be 'firing' or 'resolved', got %q", truncate(status, 64))
 	}
+	var values map[string]any
+	if source == incident.SourceGrafana && len(w.Values) > 0 && string(w.Values) != "null" {
+		if err := json.Unmarshal(w.Values, &values); err != nil {
+			return alert{}, "field 'values' must be an object"
+		}
+	}
 	return alert{
 		Status:       status,
 		Labels:       w.Labels,
@@ -293,7 +305,7 @@ func validate(w *wireAlert, source string, now time.Time) (alert, string) {
 		PanelURL:     w.PanelURL,
 		SilenceURL:   w.SilenceURL,
 		ImageURL:     w.ImageURL,
-		Values:       w.Values,
+		Values:       values,
 	}, ""
 }
 

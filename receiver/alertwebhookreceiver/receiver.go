@@ -207,4 +207,4 @@ func (r *alertReceiver) Shutdown(ctx context.Context) error {
 // maxHeaderBytes bounds a request's headers (Go's default is 1 MiB): a
 // webhook's are a few hundred bytes, and a connection holds them for up to
 // read_header_timeout before any check has run. Larger headers are answered 431.
-const maxHeaderBytes = 64 << 10
+const maxHeaderBytes = 16 << 10

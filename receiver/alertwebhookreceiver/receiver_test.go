@@ -1,6 +1,7 @@
 package alertwebhookreceiver
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -178,4 +179,22 @@ func TestConnectionsArePerReceiver(t *testing.T) {
 	require.NoError(t, err)
 	a.conns.drain()
 	assert.False(t, b.conns.isDraining(), "%p %p", a.conns, b.conns)
+}
+
+// A body that does not arrive within read_timeout is a 503 with Retry-After:
+// the sender may try again; a 4xx would make Alertmanager drop it.
+func TestSlowBodyIsRetryable(t *testing.T) {
+	cfg := testConfig()
+	cfg.HTTP.ReadTimeout = 300 * time.Millisecond
+	r, _ := startReceiver(t, cfg, newStoreConsumer(t))
+	addr := r.addr.String()
+	conn := dialSlow(t, addr, "POST /webhooks/prometheus/"+promID+" HTTP/1.1\r\nHost: x\r\nX-Webhook-Secret: "+promSecret+
+		"\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"alerts\":[")
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, retryAfterUnavailable, resp.Header.Get("Retry-After"))
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 }
