@@ -154,7 +154,7 @@ func (r *alertReceiver) serveWebhook(w http.ResponseWriter, req *http.Request, e
 		// knows its sender. Nil (not budgeted) for authenticated senders.
 		held := ep.unauthenticated.hold()
 		defer held.release()
-		if body, ok = r.readBody(w, req, ep, dec, kind, held); !ok {
+		if body, ok = r.readBody(w, ep, req.Body, req.ContentLength, dec, kind, held); !ok {
 			return
 		}
 		// Decoding costs several times the body's size, and a stranger's
@@ -229,12 +229,13 @@ func (r *alertReceiver) checkRepresentation(w http.ResponseWriter, req *http.Req
 	return dec, true
 }
 
-// readBody reads and decodes the body of a sender that is authenticated (held
-// is nil) or that has no authentication to pass (the decoder's state and the
-// body count against held), and refuses it once it holds too many alerts.
-func (r *alertReceiver) readBody(w http.ResponseWriter, req *http.Request, ep *endpoint, dec contentDecoder, kind payloadKind, held *hold) ([]byte, bool) {
-	wire := &wireReader{r: req.Body}
-	src, hint := io.Reader(wire), req.ContentLength
+// readBody reads and decodes a body (hint: its announced length, or -1) of
+// a sender that is authenticated (held is nil) or that has no authentication
+// to pass (the decoder's state and the body count against held), and refuses
+// it once it holds too many alerts.
+func (r *alertReceiver) readBody(w http.ResponseWriter, ep *endpoint, body io.Reader, hint int64, dec contentDecoder, kind payloadKind, held *hold) ([]byte, bool) {
+	wire := &wireReader{r: body}
+	src := io.Reader(wire)
 	if dec.open != nil {
 		if !held.grow(dec.state) {
 			r.replyBudgetExhausted(w, ep.id)
@@ -298,14 +299,7 @@ func (r *alertReceiver) readSigned(w http.ResponseWriter, req *http.Request, ep 
 	if dec.open == nil {
 		return raw, true
 	}
-	wire = &wireReader{r: bytes.NewReader(raw)}
-	rc, err := dec.open(wire, r.bodyLimit)
-	if err != nil {
-		r.replyReadError(w, ep.id, err, wire, dec.name)
-		return nil, false
-	}
-	defer rc.Close()
-	return r.readAlerts(w, ep, bodyReader{limit: r.bodyLimit}, rc, -1, kind, wire, dec.name)
+	return r.readBody(w, ep, bytes.NewReader(raw), int64(len(raw)), dec, kind, nil)
 }
 
 // allow takes a token of the endpoint's bucket, or answers 429.
