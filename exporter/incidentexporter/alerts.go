@@ -144,11 +144,7 @@ func rawStr(attrs pcommon.Map, key string) string {
 // characters (PostgreSQL text cannot hold them) are removed and invalid UTF-8
 // is replaced. Never used for identities.
 func getStr(attrs pcommon.Map, key string) string {
-	v, ok := attrs.Get(key)
-	if !ok {
-		return ""
-	}
-	return clean(v.AsString())
+	return clean(rawStr(attrs, key))
 }
 
 func clean(s string) string {

@@ -185,8 +185,7 @@ func (r *ruleRun) fire(a *Alert, g groupRef) Result {
 	// echo; or, resolved, a stale retry or a late echo, which stays resolved.
 	if m := r.st.members[instanceRef{ref, a.StartsAt}]; m != nil {
 		if m.status == statusFiring {
-			m.occurrences++
-			m.lastSeenAt, m.dirty = r.now, true
+			r.memberSeen(m)
 			r.seen(r.st.incidents[m.incidentID])
 		}
 		return Result{Verdict: incident.VerdictDuplicate, IncidentID: m.incidentID, Title: m.title}
@@ -201,8 +200,7 @@ func (r *ruleRun) fire(a *Alert, g groupRef) Result {
 		inc := r.st.incidents[m.incidentID]
 		r.seen(inc)
 		if !a.StartsAt.After(m.ref.startsAt) {
-			m.occurrences++
-			m.lastSeenAt, m.dirty = r.now, true
+			r.memberSeen(m)
 			return Result{Verdict: incident.VerdictDuplicate, IncidentID: inc.id, Title: inc.title}
 		}
 		r.resolveMember(m, a.StartsAt)
@@ -273,7 +271,13 @@ func (r *ruleRun) create(g groupRef, a *Alert) *incidentRow {
 		labels: a.Labels, annotations: a.Annotations, generatorURL: a.GeneratorURL,
 		isNew: true,
 	}
-	if prev := r.st.latest[g]; prev != nil {
+	return r.addIncident(inc)
+}
+
+// addIncident adds a new incident as its group's open one, linked to the
+// group's previous incident.
+func (r *ruleRun) addIncident(inc *incidentRow) *incidentRow {
+	if prev := r.st.latest[groupRef{inc.scope, inc.groupKey}]; prev != nil {
 		inc.previousID = prev.id
 	}
 	return r.st.addIncident(inc)
@@ -378,10 +382,7 @@ func (r *ruleRun) heartbeatMissing(scope string) Result {
 			r.HeartbeatAlertname, scope, last.UTC().Format(time.RFC3339), r.HeartbeatTimeout),
 		labels: "{}", annotations: "{}", isNew: true,
 	}
-	if prev := r.st.latest[g]; prev != nil {
-		inc.previousID = prev.id
-	}
-	r.st.addIncident(inc)
+	r.addIncident(inc)
 	r.queue(inc, EventCreated, "")
 	return Result{Verdict: incident.VerdictCreated, IncidentID: inc.id, Title: title}
 }
@@ -390,6 +391,12 @@ func (r *ruleRun) heartbeatMissing(scope string) Result {
 func (r *ruleRun) seen(inc *incidentRow) {
 	inc.occurrences++
 	inc.lastSeenAt, inc.dirty = r.now, true
+}
+
+// memberSeen counts one more notification of a member alert.
+func (r *ruleRun) memberSeen(m *memberRow) {
+	m.occurrences++
+	m.lastSeenAt, m.dirty = r.now, true
 }
 
 // queue adds an analysis event, when the configuration asks for it. key

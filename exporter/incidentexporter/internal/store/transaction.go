@@ -174,16 +174,15 @@ func (s *Store) loadIncidentsOfFiring(ctx context.Context, tx txn, st *state, he
 	if err := tx.run(ctx, qs); err != nil {
 		return nil, fmt.Errorf("reading incidents: %w", err)
 	}
+	// The only writer (SQLite) holds every group.
+	oneWriter := s.d.writers() == 1
 	var more []groupRef
-	if s.d.writers() == 1 {
-		return nil, nil // the only writer holds every group
-	}
 	for id := range asked {
 		inc := st.incidents[id]
 		if inc == nil {
 			return nil, fmt.Errorf("incident %s of a firing alert is missing", id)
 		}
-		if g := (groupRef{inc.scope, inc.groupKey}); !held[g] {
+		if g := (groupRef{inc.scope, inc.groupKey}); !oneWriter && !held[g] {
 			more = append(more, g)
 		}
 	}
