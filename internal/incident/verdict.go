@@ -26,8 +26,17 @@ const (
 	// open because other alerts of the group still fire.
 	VerdictAlertResolved Verdict = "alert_resolved"
 	// VerdictHeartbeat: a firing heartbeat alert refreshed its scope's
-	// heartbeat; it is not an incident.
+	// heartbeat; it is not an incident. When it also resolved the scope's
+	// heartbeat incident, Outcome.IncidentID names that incident.
 	VerdictHeartbeat Verdict = "heartbeat"
+	// VerdictSilenced: a firing alert that would have opened an incident
+	// matched an active silence: it is stored, held by the silence
+	// (Outcome.SilenceID), and opens no incident while the silence lasts.
+	VerdictSilenced Verdict = "silenced"
+	// VerdictAcknowledged: an acknowledgement from the sender (PagerDuty's
+	// event_action acknowledge) acknowledged the open incident holding the
+	// alert.
+	VerdictAcknowledged Verdict = "acknowledged"
 	// VerdictRejected: the exporter could not store the record faithfully
 	// (Outcome.Reason says why); nothing was written for it.
 	VerdictRejected Verdict = "rejected"
@@ -41,6 +50,8 @@ type Outcome struct {
 	Fingerprint string
 	// Reason says why a record was rejected; empty otherwise.
 	Reason string
+	// SilenceID is the silence that holds a silenced alert.
+	SilenceID string
 }
 
 // Recorder collects the outcomes the exporter reports for one webhook request.
