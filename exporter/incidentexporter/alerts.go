@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
@@ -29,7 +30,7 @@ const maxYear = 9999
 func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejected []incident.Outcome, skipped int) {
 	alerts = make([]store.Alert, 0, ld.LogRecordCount())
 	now := e.now()
-	grouping := store.Grouping{By: e.cfg.Grouping.By, Labels: e.cfg.Grouping.Labels}
+	grouping := rules.Grouping{By: e.cfg.Grouping.By, Labels: e.cfg.Grouping.Labels}
 	rls := ld.ResourceLogs()
 	for i := range rls.Len() {
 		sls := rls.At(i).ScopeLogs()
@@ -53,7 +54,7 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 
 // alertOf reads one record, or says why it cannot be stored. A record with
 // no fingerprint at all is not an alert: it comes back empty, no problem.
-func alertOf(lr plog.LogRecord, now time.Time, grouping store.Grouping) (store.Alert, string) {
+func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.Alert, string) {
 	attrs := lr.Attributes()
 	fpValue, ok := attrs.Get(incident.AttrFingerprint)
 	if !ok || fpValue.AsString() == "" {
@@ -90,7 +91,7 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping store.Grouping) (store.A
 	a := store.Alert{
 		Scope:        scope,
 		Fingerprint:  fp,
-		GroupKey:     grouping.KeyOf(fp, rawStr(attrs, incident.AttrGroupKey), label),
+		GroupKey:     grouping.KeyOf(rawStr(attrs, incident.AttrGroupKey), label),
 		AlertName:    clean(alertname),
 		Status:       getStr(attrs, incident.AttrStatus),
 		Project:      getStr(attrs, incident.AttrProject),
@@ -112,10 +113,13 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping store.Grouping) (store.A
 	if a.Title == "" {
 		a.Title = a.AlertName
 	}
-	// The instance identity is the start time: alert.starts_at, else what a
-	// processor left in incident.detected_at, else the record's timestamp.
+	// The instance identity is the start time, alert.starts_at. Without it
+	// the start is unknown (a repeat of the firing alert is then the same
+	// instance); the incident is detected at what a processor left in
+	// incident.detected_at, else at the record's timestamp.
 	a.StartsAt = getTime(attrs, incident.AttrStartsAt)
 	if a.StartsAt.IsZero() {
+		a.StartUnknown = true
 		a.StartsAt = getTime(attrs, incident.AttrDetectedAt)
 	}
 	if a.StartsAt.IsZero() && lr.Timestamp() != 0 {

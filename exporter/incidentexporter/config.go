@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 )
 
@@ -130,7 +131,7 @@ func createDefaultConfig() *Config {
 		RetryConfig:   retry,
 		QueueConfig:   configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
 		Store:         StoreConfig{Driver: store.DriverSQLite, DSN: defaultDSN},
-		Grouping:      GroupingConfig{By: store.GroupByAlert, ResolveOn: store.ResolveOnAll},
+		Grouping:      GroupingConfig{By: rules.GroupByAlert, ResolveOn: rules.ResolveOnAll},
 		Heartbeat:     HeartbeatConfig{Timeout: defaultHeartbeatTimeout},
 		Analysis:      defaultAnalysisConfig(),
 	}
@@ -140,7 +141,7 @@ func defaultAnalysisConfig() AnalysisConfig {
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = 10 * time.Second
 	return AnalysisConfig{
-		Events: []string{store.EventCreated, store.EventResolved},
+		Events: []string{rules.EventCreated, rules.EventResolved},
 		Client: client,
 		Retry:  AnalysisRetryConfig{InitialInterval: time.Second, MaxInterval: 5 * time.Minute, MaxAge: 24 * time.Hour},
 	}
@@ -182,13 +183,13 @@ func (cfg *Config) Validate() error {
 func (g *GroupingConfig) validate() error {
 	var errs []error
 	switch g.By {
-	case store.GroupByAlert, store.GroupByGroupKey:
+	case rules.GroupByAlert, rules.GroupByGroupKey:
 		if len(g.Labels) > 0 {
-			errs = append(errs, fmt.Errorf("labels %v are only used with by: %s, not by: %s", g.Labels, store.GroupByLabels, g.By))
+			errs = append(errs, fmt.Errorf("labels %v are only used with by: %s, not by: %s", g.Labels, rules.GroupByLabels, g.By))
 		}
-	case store.GroupByLabels:
+	case rules.GroupByLabels:
 		if len(g.Labels) == 0 {
-			errs = append(errs, fmt.Errorf("by: %s needs labels, e.g. labels: [service]", store.GroupByLabels))
+			errs = append(errs, fmt.Errorf("by: %s needs labels, e.g. labels: [service]", rules.GroupByLabels))
 		}
 		for _, l := range g.Labels {
 			if strings.TrimSpace(l) == "" {
@@ -196,16 +197,16 @@ func (g *GroupingConfig) validate() error {
 			}
 		}
 	default:
-		errs = append(errs, fmt.Errorf("by %q is unknown: use %q, %q or %q", g.By, store.GroupByAlert, store.GroupByGroupKey, store.GroupByLabels))
+		errs = append(errs, fmt.Errorf("by %q is unknown: use %q, %q or %q", g.By, rules.GroupByAlert, rules.GroupByGroupKey, rules.GroupByLabels))
 	}
-	if g.ResolveOn != store.ResolveOnAll && g.ResolveOn != store.ResolveOnFirst {
-		errs = append(errs, fmt.Errorf("resolve_on %q is unknown: use %q or %q", g.ResolveOn, store.ResolveOnAll, store.ResolveOnFirst))
+	if g.ResolveOn != rules.ResolveOnAll && g.ResolveOn != rules.ResolveOnFirst {
+		errs = append(errs, fmt.Errorf("resolve_on %q is unknown: use %q or %q", g.ResolveOn, rules.ResolveOnAll, rules.ResolveOnFirst))
 	}
 	return errors.Join(errs...)
 }
 
 // analysisEvents are the events the analysis trigger may notify.
-var analysisEvents = []string{store.EventCreated, store.EventResolved, store.EventReopened, store.EventAlertAdded}
+var analysisEvents = []string{rules.EventCreated, rules.EventResolved, rules.EventReopened, rules.EventAlertAdded}
 
 func (a *AnalysisConfig) validate() error {
 	if a.Endpoint == "" {

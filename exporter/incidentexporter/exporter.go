@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadata"
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
@@ -45,7 +46,7 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	e.telemetry = tb
 	s, err := store.Open(ctx, store.Options{
 		Driver: e.cfg.Store.Driver, DSN: string(e.cfg.Store.DSN), Clock: e.now, AnalysisEvents: e.analysisEvents(),
-		Rules: store.Rules{
+		Rules: rules.Config{
 			ResolveOn:          e.cfg.Grouping.ResolveOn,
 			ReopenWindow:       e.cfg.ReopenWindow,
 			HeartbeatAlertname: e.cfg.Heartbeat.Alertname,
@@ -135,13 +136,13 @@ func (e *incidentExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		return nil
 	}
 	began := time.Now()
-	results, err := e.store.Apply(ctx, alerts)
+	outcomes, err := e.store.Apply(ctx, alerts)
 	e.telemetry.IncidentStoreCommitDuration.Record(ctx, time.Since(began).Seconds())
 	e.health.observe(err)
 	if err != nil {
 		return fmt.Errorf("storing %d alerts: %w", len(alerts), err)
 	}
-	e.report(ctx, alerts, results)
+	e.report(ctx, outcomes)
 	return nil
 }
 
@@ -152,16 +153,14 @@ var (
 )
 
 // report counts the verdicts and hands them to the receiver's recorder.
-func (e *incidentExporter) report(ctx context.Context, alerts []store.Alert, results []store.Result) {
+func (e *incidentExporter) report(ctx context.Context, outcomes []incident.Outcome) {
 	counts := map[incident.Verdict]int64{}
 	var heartbeatResolved int64
-	outcomes := make([]incident.Outcome, len(results))
-	for i, r := range results {
-		counts[r.Verdict]++
-		if r.Verdict == incident.VerdictHeartbeat && r.IncidentID != "" {
+	for _, o := range outcomes {
+		counts[o.Verdict]++
+		if o.Verdict == incident.VerdictHeartbeat && o.IncidentID != "" {
 			heartbeatResolved++
 		}
-		outcomes[i] = incident.Outcome{Verdict: r.Verdict, IncidentID: r.IncidentID, Title: r.Title, Fingerprint: alerts[i].Fingerprint}
 	}
 	t := e.telemetry
 	t.IncidentIncidentsCreated.Add(ctx, counts[incident.VerdictCreated])

@@ -37,6 +37,9 @@ const (
 	// event_action acknowledge) acknowledged the open incident holding the
 	// alert.
 	VerdictAcknowledged Verdict = "acknowledged"
+	// VerdictUnchanged: a sweep's check found nothing to do (the incident
+	// was touched since the sweep looked, the heartbeat came back).
+	VerdictUnchanged Verdict = "unchanged"
 	// VerdictRejected: the exporter could not store the record faithfully
 	// (Outcome.Reason says why); nothing was written for it.
 	VerdictRejected Verdict = "rejected"

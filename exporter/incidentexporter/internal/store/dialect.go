@@ -138,9 +138,9 @@ func (postgresDialect) lockSpace(ctx context.Context, db *sql.DB) (string, error
 
 func (postgresDialect) sqlType(t colType) string {
 	switch t {
-	case colUUID:
+	case colUUID, colNullUUID:
 		return "UUID"
-	case colTime:
+	case colTime, colNullTime:
 		return "TIMESTAMPTZ"
 	case colInt:
 		return "BIGINT"

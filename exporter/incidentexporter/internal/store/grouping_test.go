@@ -3,47 +3,15 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/internal/incident"
-	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
-
-// openWith opens a fresh store of each engine with these options.
-var openWith = map[string]func(t *testing.T, o Options) *Store{
-	DriverSQLite: func(t *testing.T, o Options) *Store {
-		o.Driver, o.DSN = DriverSQLite, filepath.Join(t.TempDir(), "incidents.db")
-		return openOptions(t, o)
-	},
-	DriverPostgres: func(t *testing.T, o Options) *Store {
-		o.Driver, o.DSN = DriverPostgres, testutil.PostgresSchema(t)
-		return openOptions(t, o)
-	},
-}
-
-func openOptions(t *testing.T, o Options) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), o)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
-}
-
-func eachEngine(t *testing.T, fn func(t *testing.T, open func(Options) *Store)) {
-	for _, name := range []string{DriverSQLite, DriverPostgres} {
-		t.Run(name, func(t *testing.T) {
-			if name == DriverPostgres {
-				testutil.PostgresDSN(t) // skip here, not inside a subtest of fn
-			}
-			fn(t, func(o Options) *Store { return openWith[name](t, o) })
-		})
-	}
-}
 
 func inGroup(a Alert, key string) Alert {
 	a.GroupKey = key
@@ -119,12 +87,12 @@ func outboxEvents(t *testing.T, s *Store) []string {
 	return out
 }
 
-var allEvents = []string{EventCreated, EventResolved, EventReopened, EventAlertAdded}
+var allEvents = []string{rules.EventCreated, rules.EventResolved, rules.EventReopened, rules.EventAlertAdded}
 
 // DESIGN §9 with by: group_key, on both engines.
 func TestGroupByGroupKey(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
-		s := open(Options{AnalysisEvents: []string{EventCreated, EventResolved}})
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
 		const g = `{}/{}:{service="db"}`
 		a, b, c, d := inGroup(firing("a", t0), g), inGroup(firing("b", t0), g), inGroup(firing("c", t0), g), inGroup(firing("d", t0.Add(time.Minute)), g)
 		a.Severity, b.Severity, c.Severity, d.Severity = "medium", "high", "low", "critical"
@@ -161,13 +129,13 @@ func TestGroupByGroupKey(t *testing.T) {
 		assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "status = 'firing'"))
 
 		// Events per incident, not per alert.
-		assert.Equal(t, []string{EventCreated, EventResolved}, outboxEvents(t, s))
+		assert.Equal(t, []string{rules.EventCreated, rules.EventResolved}, outboxEvents(t, s))
 	})
 }
 
 func TestResolveOnFirst(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
-		s := open(Options{Rules: Rules{ResolveOn: ResolveOnFirst}})
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{Rules: rules.Config{ResolveOn: rules.ResolveOnFirst}})
 		const g = "group-1"
 		verdicts(t, s, inGroup(firing("a", t0), g), inGroup(firing("b", t0), g), inGroup(firing("c", t0), g))
 		assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, resolved("a", t0, t0.Add(time.Hour))))
@@ -189,15 +157,15 @@ func TestResolveOnFirst(t *testing.T) {
 
 // by: labels with [service]: 50 alerts over 5 services → 5 incidents, 50 members.
 func TestGroupByLabels(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
-		s := open(Options{})
-		grouping := Grouping{By: GroupByLabels, Labels: []string{"service"}}
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
+		grouping := rules.Grouping{By: rules.GroupByLabels, Labels: []string{"service"}}
 		alerts := make([]Alert, 50)
 		for i := range alerts {
 			service := fmt.Sprintf("svc-%d", i%5)
 			fp := fmt.Sprintf("fp-%02d", i)
 			alerts[i] = firing(fp, t0)
-			alerts[i].GroupKey = grouping.KeyOf(fp, "", func(name string) (string, bool) { return service, name == "service" })
+			alerts[i].GroupKey = grouping.KeyOf("", func(name string) (string, bool) { return service, name == "service" })
 		}
 		got := verdicts(t, s, alerts...)
 		counts := map[incident.Verdict]int{}
@@ -211,39 +179,6 @@ func TestGroupByLabels(t *testing.T) {
 	})
 }
 
-func TestGroupingKeyOf(t *testing.T) {
-	labels := map[string]string{"service": "api", "env": "prod"}
-	label := func(name string) (string, bool) { v, ok := labels[name]; return v, ok }
-	none := func(string) (string, bool) { return "", false }
-	long := string(make([]byte, 600))
-	tests := []struct {
-		name     string
-		grouping Grouping
-		notified string
-		label    func(string) (string, bool)
-		want     string
-	}{
-		{"by alert", Grouping{By: GroupByAlert}, "g", label, "fp"},
-		{"default is by alert", Grouping{}, "g", label, "fp"},
-		{"by group_key", Grouping{By: GroupByGroupKey}, `{}:{service="api"}`, label, `{}:{service="api"}`},
-		{"by group_key without one", Grouping{By: GroupByGroupKey}, "", label, "fp"},
-		{"by group_key too long", Grouping{By: GroupByGroupKey}, long, label, "fnv64:" + incident.Fingerprint(map[string]string{"": long}, nil)},
-		{"by group_key with a NUL", Grouping{By: GroupByGroupKey}, "a\x00b", label, "fnv64:" + incident.Fingerprint(map[string]string{"": "a\x00b"}, nil)},
-		{"by labels", Grouping{By: GroupByLabels, Labels: []string{"service"}}, "g", label, incident.Fingerprint(map[string]string{"service": "api"}, nil)},
-		{
-			"by labels, one missing",
-			Grouping{By: GroupByLabels, Labels: []string{"service", "team"}},
-			"g", label,
-			incident.Fingerprint(map[string]string{"service": "api", "team": ""}, nil),
-		},
-		{"by labels, none present", Grouping{By: GroupByLabels, Labels: []string{"team"}}, "g", none, "fp"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.grouping.KeyOf("fp", tt.notified, tt.label))
-		})
-	}
-}
 
 // reopen_window: five fire/resolve cycles of one alert make one incident
 // reopened four times, with one created event; without it, five incidents
@@ -261,9 +196,9 @@ func TestReopenWindow(t *testing.T) {
 			assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, resolved("flap", start, start.Add(5*time.Minute))))
 		}
 	}
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+	eachEngine(t, func(t *testing.T, e engine) {
 		t.Run("window 1h", func(t *testing.T) {
-			s := open(Options{Rules: Rules{ReopenWindow: time.Hour}, AnalysisEvents: allEvents})
+			s := newEngine(t, e.driver).open(Options{Rules: rules.Config{ReopenWindow: time.Hour}, AnalysisEvents: allEvents})
 			cycles(t, s)
 			rows := groupedRows(t, s, "fingerprint = 'flap'")
 			require.Len(t, rows, 1)
@@ -271,12 +206,12 @@ func TestReopenWindow(t *testing.T) {
 			assert.Equal(t, int64(5), rows[0].AlertCount, "one member per instance")
 			assert.Equal(t, "resolved", rows[0].Status)
 			assert.Equal(t, []string{
-				EventCreated, EventResolved, EventReopened + ":1", EventResolved + ":1", EventReopened + ":2", EventResolved + ":2",
-				EventReopened + ":3", EventResolved + ":3", EventReopened + ":4", EventResolved + ":4",
+				rules.EventCreated, rules.EventResolved, rules.EventReopened + ":1", rules.EventResolved + ":1", rules.EventReopened + ":2", rules.EventResolved + ":2",
+				rules.EventReopened + ":3", rules.EventResolved + ":3", rules.EventReopened + ":4", rules.EventResolved + ":4",
 			}, outboxEvents(t, s))
 		})
 		t.Run("window 0", func(t *testing.T) {
-			s := open(Options{AnalysisEvents: allEvents})
+			s := newEngine(t, e.driver).open(Options{AnalysisEvents: allEvents})
 			cycles(t, s)
 			rows := groupedRows(t, s, "fingerprint = 'flap'")
 			require.Len(t, rows, 5)
@@ -286,7 +221,7 @@ func TestReopenWindow(t *testing.T) {
 			}
 		})
 		t.Run("outside the window", func(t *testing.T) {
-			s := open(Options{Rules: Rules{ReopenWindow: 5 * time.Minute}})
+			s := newEngine(t, e.driver).open(Options{Rules: rules.Config{ReopenWindow: 5 * time.Minute}})
 			verdicts(t, s, firing("slow", t0), resolved("slow", t0, t0.Add(time.Minute)))
 			assert.Equal(t, []incident.Verdict{incident.VerdictCreated}, verdicts(t, s, firing("slow", t0.Add(time.Hour))))
 		})
@@ -296,8 +231,8 @@ func TestReopenWindow(t *testing.T) {
 // A resolve that ends before its alert started is kept, with resolved_at no
 // earlier than detected_at; the same on both engines.
 func TestResolvedAtNeverBeforeDetectedAt(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
-		s := open(Options{})
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
 		verdicts(t, s, firing("neg", t0))
 		assert.Equal(t, []incident.Verdict{incident.VerdictResolved}, verdicts(t, s, resolved("neg", t0, t0.Add(-time.Hour))))
 		rows := groupedRows(t, s, "fingerprint = 'neg'")
@@ -313,8 +248,8 @@ func TestResolvedAtNeverBeforeDetectedAt(t *testing.T) {
 // key stays a duplicate of the incident it fires in (the lock of that group
 // is taken on the way).
 func TestAlertFiringInAnotherGroup(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
-		s := open(Options{})
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
 		verdicts(t, s, inGroup(firing("x", t0), "route-a"))
 		assert.Equal(t, []incident.Verdict{incident.VerdictDuplicate}, verdicts(t, s, inGroup(firing("x", t0), "route-b")))
 		assert.Equal(t, 1, countWhere(t, s, "incidents", "1 = 1"))
@@ -323,9 +258,9 @@ func TestAlertFiringInAnotherGroup(t *testing.T) {
 }
 
 func TestAutoResolveQueuesResolvedEvents(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
-		s := open(Options{Clock: clock.Now, AnalysisEvents: []string{EventCreated, EventResolved}})
+		s := e.open(Options{Clock: clock.Now, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
 		verdicts(t, s, firing("a", t0), inGroup(firing("b", t0), "g"), inGroup(firing("c", t0), "g"))
 		clock.set(t0.Add(2 * time.Hour))
 		n, err := s.ResolveStale(context.Background(), t0.Add(time.Hour))
@@ -344,8 +279,8 @@ func TestAutoResolveQueuesResolvedEvents(t *testing.T) {
 // An alert that started long before its group's incident resolved is a late
 // message, not a flap: it never reopens that incident.
 func TestReopenNeedsTheAlertToStartAfterTheResolution(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
-		s := open(Options{Rules: Rules{ReopenWindow: 15 * time.Minute}})
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{Rules: rules.Config{ReopenWindow: 15 * time.Minute}})
 		g := "group"
 		verdicts(t, s, inGroup(firing("a", t0), g), inGroup(resolved("a", t0, t0.Add(time.Hour)), g))
 		assert.Equal(t, []incident.Verdict{incident.VerdictCreated},
@@ -361,8 +296,8 @@ func TestReopenNeedsTheAlertToStartAfterTheResolution(t *testing.T) {
 // the incident, so that every message about either instance, in any order,
 // lands right: no incident left without its alert, no phantom one.
 func TestNewInstanceTakesTheFiringOnesPlace(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
-		s := open(Options{})
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
 		t5 := t0.Add(5 * time.Minute)
 		assert.Equal(t, []incident.Verdict{
 			incident.VerdictCreated,   // X@t0

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/internal/incident"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
@@ -19,13 +20,13 @@ func watchdog(scope string, status string) Alert {
 	return a
 }
 
-var heartbeatRules = Rules{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: 2 * time.Second}
+var heartbeatRules = rules.Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: 2 * time.Second}
 
 // DESIGN §10 on both engines, with an injected clock.
 func TestHeartbeats(t *testing.T) {
-	eachEngine(t, func(t *testing.T, open func(Options) *Store) {
+	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
-		s := open(Options{Clock: clock.Now, Rules: heartbeatRules, AnalysisEvents: []string{EventCreated, EventResolved}})
+		s := e.open(Options{Clock: clock.Now, Rules: heartbeatRules, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
 
 		// A firing Watchdog is a heartbeat, not an incident; a resolved one is not a heartbeat.
 		assert.Equal(t, []incident.Verdict{incident.VerdictHeartbeat, incident.VerdictIgnored},

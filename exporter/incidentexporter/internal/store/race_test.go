@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/internal/incident"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
@@ -65,7 +66,7 @@ func TestFireResolveRace(t *testing.T) {
 	}
 	for _, name := range []string{DriverSQLite, DriverPostgres} {
 		t.Run(name+"/one replica", func(t *testing.T) {
-			run(t, []*Store{openWith[name](t, Options{})})
+			run(t, []*Store{newEngine(t, name).open(Options{})})
 		})
 	}
 	t.Run("postgres/two replicas", func(t *testing.T) {
@@ -116,7 +117,7 @@ func TestResolveRacingANewInstance(t *testing.T) {
 	}
 	for _, name := range []string{DriverSQLite, DriverPostgres} {
 		t.Run(name, func(t *testing.T) {
-			run(t, []*Store{openWith[name](t, Options{})})
+			run(t, []*Store{newEngine(t, name).open(Options{})})
 		})
 	}
 	t.Run("postgres/three replicas", func(t *testing.T) {
@@ -133,7 +134,7 @@ func TestResolveRacingANewInstance(t *testing.T) {
 // (an Alertmanager HA pair): one incident, 20 members, one created event.
 func TestTwoReplicasSameGroup(t *testing.T) {
 	dsn := testutil.PostgresSchema(t)
-	o := Options{Driver: DriverPostgres, DSN: dsn, AnalysisEvents: []string{EventCreated, EventResolved}}
+	o := Options{Driver: DriverPostgres, DSN: dsn, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}}
 	stores := []*Store{openOptions(t, o), openOptions(t, o)}
 	group := make([]Alert, 20)
 	for i := range group {
@@ -166,5 +167,5 @@ func TestTwoReplicasSameGroup(t *testing.T) {
 	require.Len(t, rows, 1)
 	assert.Equal(t, int64(20), rows[0].AlertCount)
 	assert.Equal(t, 20, countWhere(t, s, "incident_alerts", "incident_id = $1", rows[0].ID))
-	assert.Equal(t, []string{EventCreated}, outboxEvents(t, s))
+	assert.Equal(t, []string{rules.EventCreated}, outboxEvents(t, s))
 }

@@ -6,21 +6,10 @@ import (
 
 // The statements of the rules' transactions, one text on both engines but
 // for the type names of the casts. They read and write rows by key; what to
-// write is decided in rules.go under the locks of the groups involved, so
-// none of them decides anything itself. Each reads or writes many rows at
-// once: a statement takes a list of tuples (VALUES), so that a transaction
-// of a hundred alerts runs a handful of statements, not hundreds.
-
-// colType is the type of a tuple's value, cast where the engine cannot infer
-// it (a VALUES list that is not an INSERT's).
-type colType int
-
-const (
-	colText colType = iota
-	colUUID
-	colTime
-	colInt
-)
+// write is decided by the rules (package rules) under the locks of the groups
+// involved, so none of them decides anything itself. Each reads or writes
+// many rows at once: a statement takes a list of tuples (VALUES), so that a
+// transaction of a hundred alerts runs a handful of statements, not hundreds.
 
 // tupleSizes are the tuple counts each statement is rendered for; n rows go
 // in the largest sizes that fit: 500 alerts take 11 statements of a kind,
@@ -101,14 +90,36 @@ func (r rendered) queries(rows [][]any, row func(scan func(...any) error) error)
 	return qs
 }
 
-// incidentCols are the incident columns the rules read.
-const incidentCols = `CAST(i.id AS TEXT), i.dedup_scope, i.group_key, i.fingerprint, i.title, i.severity, i.status,
-    i.detected_at, i.resolved_at, i.last_seen_at, i.occurrences, i.alert_count, i.firing_alerts, i.reopen_count`
+// insertInto inserts whole rows.
+func insertInto[R any](t table[R], fs []field[R], tail string) template {
+	return template{head: "INSERT INTO " + t.name + " (" + names(fs) + ") VALUES ", tail: tail, types: types(fs)}
+}
 
-const memberCols = `CAST(m.incident_id AS TEXT), m.dedup_scope, m.fingerprint, m.status, m.starts_at, m.title, m.occurrences`
+// updateByKey sets the columns after the first keyLen of fs on the rows
+// whose key columns match.
+func updateByKey[R any](t table[R], fs []field[R], keyLen int) template {
+	var set, where []string
+	for i, f := range fs {
+		if i < keyLen {
+			where = append(where, t.name+"."+f.name+" = v."+f.name)
+		} else {
+			set = append(set, f.name+" = v."+f.name)
+		}
+	}
+	return template{
+		head:  "WITH v (" + names(fs) + ") AS (VALUES ",
+		tail:  ")\nUPDATE " + t.name + " SET " + strings.Join(set, ", ") + "\nFROM v WHERE " + strings.Join(where, " AND "),
+		types: types(fs), cast: true,
+	}
+}
+
+var (
+	incidentCols = incidents.selectList(incidentRead)
+	memberCols   = members.selectList(memberRead)
+)
 
 var templates = struct {
-	groups, members, updateIncidents, insertIncidents, updateMembers, closeMembers, insertMembers, insertOutbox template
+	groups, incidentsByID, instances, firingOfAlerts, firingOf, updateIncidents, insertIncidents, updateMembers, insertMembers, insertOutbox template
 }{
 	// Each group's open incident and its latest resolved one.
 	groups: template{
@@ -127,9 +138,16 @@ SELECT x.* FROM k CROSS JOIN LATERAL (
      ORDER BY i.resolved_at DESC LIMIT 1)) x`,
 		types: []colType{colText, colText}, cast: true,
 	},
+	// Incidents by id.
+	incidentsByID: template{
+		head: `WITH k (id) AS (VALUES `,
+		tail: `)
+SELECT ` + incidentCols + ` FROM k JOIN incidents i ON i.id = k.id`,
+		types: []colType{colUUID}, cast: true,
+	},
 	// Each alert's firing instance, and the instance that starts at t; two
 	// index lookups each, however often the alert fired before.
-	members: template{
+	instances: template{
 		head: `WITH k (s, f, t) AS (VALUES `,
 		tail: `)
 SELECT ` + memberCols + ` FROM k JOIN incident_alerts m ON m.dedup_scope = k.s AND m.fingerprint = k.f AND m.status = 'firing'
@@ -142,63 +160,45 @@ SELECT x.* FROM k CROSS JOIN LATERAL (
     SELECT ` + memberCols + ` FROM incident_alerts m WHERE m.dedup_scope = k.s AND m.fingerprint = k.f AND m.starts_at = k.t) x`,
 		types: []colType{colText, colText, colTime}, cast: true,
 	},
-	updateIncidents: template{
-		head: `WITH v (id, status, severity, resolved_at, resolution_reason, updated_at, last_seen_at, occurrences,
-    alert_count, firing_alerts, reopen_count) AS (VALUES `,
+	// Every firing instance of the incidents these alerts fire in.
+	firingOfAlerts: template{
+		head: `WITH k (s, f) AS (VALUES `,
 		tail: `)
-UPDATE incidents SET status = v.status, severity = v.severity, resolved_at = v.resolved_at,
-    resolution_reason = v.resolution_reason, updated_at = v.updated_at, last_seen_at = v.last_seen_at,
-    occurrences = v.occurrences, alert_count = v.alert_count, firing_alerts = v.firing_alerts, reopen_count = v.reopen_count
-FROM v WHERE incidents.id = v.id`,
-		types: []colType{colUUID, colText, colText, colTime, colText, colTime, colTime, colInt, colInt, colInt, colInt}, cast: true,
+SELECT ` + memberCols + ` FROM incident_alerts m WHERE m.status = 'firing' AND m.incident_id IN (
+    SELECT a.incident_id FROM k JOIN incident_alerts a ON a.dedup_scope = k.s AND a.fingerprint = k.f AND a.status = 'firing')`,
+		types: []colType{colText, colText}, cast: true,
 	},
-	insertIncidents: template{
-		head: `INSERT INTO incidents (id, dedup_scope, group_key, fingerprint, project, source, title, description,
-    service_name, severity, status, detected_at, resolved_at, resolution_reason, created_at, updated_at, last_seen_at,
-    occurrences, alert_count, firing_alerts, reopen_count, labels, annotations, generator_url, previous_incident_id) VALUES `,
-		types: make([]colType, 25), // an INSERT's values take the columns' types
-	},
-	updateMembers: template{
-		head: `WITH v (s, f, t, status, ends_at, last_seen_at, occurrences) AS (VALUES `,
+	// Every firing instance of these incidents.
+	firingOf: template{
+		head: `WITH k (id) AS (VALUES `,
 		tail: `)
-UPDATE incident_alerts SET status = v.status, ends_at = v.ends_at, last_seen_at = v.last_seen_at, occurrences = v.occurrences
-FROM v WHERE incident_alerts.dedup_scope = v.s AND incident_alerts.fingerprint = v.f AND incident_alerts.starts_at = v.t`,
-		types: []colType{colText, colText, colTime, colText, colTime, colTime, colInt}, cast: true,
+SELECT ` + memberCols + ` FROM k JOIN incident_alerts m ON m.incident_id = k.id AND m.status = 'firing'`,
+		types: []colType{colUUID}, cast: true,
 	},
-	// The members of resolved incidents that still fire and that the
-	// transaction did not read; none ends before it started.
-	closeMembers: template{
-		head: `WITH v (id, ends_at, now) AS (VALUES `,
-		tail: `)
-UPDATE incident_alerts SET status = 'resolved', last_seen_at = v.now,
-    ends_at = CASE WHEN incident_alerts.starts_at > v.ends_at THEN incident_alerts.starts_at ELSE v.ends_at END
-FROM v WHERE incident_alerts.incident_id = v.id AND incident_alerts.status = 'firing'`,
-		types: []colType{colUUID, colTime, colTime}, cast: true,
-	},
-	insertMembers: template{
-		head: `INSERT INTO incident_alerts (incident_id, dedup_scope, fingerprint, status, starts_at, ends_at, title,
-    severity, labels, annotations, first_seen_at, last_seen_at, occurrences) VALUES `,
-		types: make([]colType, 13),
-	},
+	updateIncidents: updateByKey(incidents, incidentUpdate, 1),
+	insertIncidents: insertInto(incidents, incidentInsert, ""),
+	updateMembers:   updateByKey(members, memberUpdate, 3),
+	insertMembers:   insertInto(members, memberInsert, ""),
 	insertOutbox: template{
 		head:  `INSERT INTO analysis_outbox (incident_id, event, event_key, created_at, next_attempt_at) VALUES `,
 		tail:  ` ON CONFLICT (incident_id, event, event_key) DO NOTHING`,
-		types: make([]colType, 5),
+		types: []colType{colUUID, colText, colText, colTime, colTime},
 	},
 }
 
 // statements are the templates rendered for one engine.
 type statements struct {
-	groups, members, updateIncidents, insertIncidents, updateMembers, closeMembers, insertMembers, insertOutbox rendered
+	groups, incidentsByID, instances, firingOfAlerts, firingOf, updateIncidents, insertIncidents, updateMembers, insertMembers, insertOutbox rendered
 }
 
 func renderStatements(d dialect) *statements {
 	t := templates
 	return &statements{
-		groups: t.groups.render(d), members: t.members.render(d),
+		groups: t.groups.render(d), incidentsByID: t.incidentsByID.render(d), instances: t.instances.render(d),
+		firingOfAlerts: t.firingOfAlerts.render(d), firingOf: t.firingOf.render(d),
 		updateIncidents: t.updateIncidents.render(d), insertIncidents: t.insertIncidents.render(d),
-		updateMembers: t.updateMembers.render(d), closeMembers: t.closeMembers.render(d),
-		insertMembers: t.insertMembers.render(d), insertOutbox: t.insertOutbox.render(d),
+		updateMembers: t.updateMembers.render(d), insertMembers: t.insertMembers.render(d),
+		insertOutbox: t.insertOutbox.render(d),
 	}
 }
 
@@ -206,24 +206,23 @@ func renderStatements(d dialect) *statements {
 func (s *statements) all() []string {
 	var out []string
 	for _, r := range []rendered{
-		s.groups, s.members, s.updateIncidents, s.insertIncidents, s.updateMembers,
-		s.closeMembers, s.insertMembers, s.insertOutbox,
+		s.groups, s.incidentsByID, s.instances, s.firingOfAlerts, s.firingOf, s.updateIncidents, s.insertIncidents, s.updateMembers, s.insertMembers, s.insertOutbox,
 	} {
 		for _, text := range r {
 			out = append(out, text)
 		}
 	}
-	return append(out, selectIncident, selectHeartbeat, upsertHeartbeat)
+	return append(out, selectHeartbeat, upsertHeartbeat, deleteHeartbeat)
 }
 
 // Single-row statements of rare paths.
 const (
-	selectIncident  = `SELECT ` + incidentCols + ` FROM incidents i WHERE i.id = $1`
 	selectHeartbeat = `SELECT alertname, last_seen_at FROM heartbeats WHERE dedup_scope = $1`
 	upsertHeartbeat = `
 INSERT INTO heartbeats (dedup_scope, alertname, first_seen_at, last_seen_at, beats) VALUES ($1, $2, $3, $4, 1)
 ON CONFLICT (dedup_scope) DO UPDATE SET alertname = excluded.alertname, last_seen_at = excluded.last_seen_at,
     beats = heartbeats.beats + 1`
+	deleteHeartbeat = `DELETE FROM heartbeats WHERE dedup_scope = $1`
 )
 
 // Candidates of the sweeps, read without locks; each is checked again under

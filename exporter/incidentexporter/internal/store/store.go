@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
@@ -24,35 +25,8 @@ const (
 	DriverPostgres = "postgres"
 )
 
-// Alert is one alert record as the exporter read it from a log record.
-type Alert struct {
-	Scope       string // dedup scope: the integration id
-	Fingerprint string
-	// GroupKey names the alert's group: its incident is the group's open one
-	// (Grouping.KeyOf). Empty means the fingerprint (one incident per alert).
-	GroupKey string
-	// AlertName is labels.alertname, which tells heartbeats apart.
-	AlertName    string
-	Status       string    // incident.StatusFiring or incident.StatusResolved
-	StartsAt     time.Time // the instance's identity, with Scope and Fingerprint
-	EndsAt       time.Time // zero unless resolved
-	Project      string
-	Source       string
-	Title        string
-	Description  string
-	ServiceName  string
-	Severity     string
-	Labels       string // JSON object
-	Annotations  string // JSON object
-	GeneratorURL string
-}
-
-// Result is the store's verdict on one alert.
-type Result struct {
-	Verdict    incident.Verdict
-	IncidentID string
-	Title      string
-}
+// Alert is one alert as the exporter read it from a log record.
+type Alert = rules.Alert
 
 // Options open a store.
 type Options struct {
@@ -63,7 +37,7 @@ type Options struct {
 	// each incident change (created, resolved, reopened, alert_added); none:
 	// no outbox rows.
 	AnalysisEvents []string
-	Rules          Rules
+	Rules          rules.Config
 }
 
 // Store applies alerts to incidents and keeps the analysis outbox.
@@ -71,7 +45,7 @@ type Store struct {
 	db        *sql.DB
 	d         dialect
 	now       func() time.Time
-	rules     Rules
+	rules     rules.Config
 	events    map[string]bool // analysis events to queue
 	committer *committer
 	exec      *executor
@@ -135,7 +109,7 @@ var ErrClosed = errors.New("store is closed")
 // committed chunk after chunk, so that it never holds the writer for long;
 // on an error the chunks already committed stay, and the sender's retry
 // finds them as duplicates.
-func (s *Store) Apply(ctx context.Context, alerts []Alert) ([]Result, error) {
+func (s *Store) Apply(ctx context.Context, alerts []Alert) ([]incident.Outcome, error) {
 	if len(alerts) == 0 {
 		return nil, nil
 	}
@@ -143,10 +117,10 @@ func (s *Store) Apply(ctx context.Context, alerts []Alert) ([]Result, error) {
 }
 
 // applyChunk applies one transaction's alerts.
-func (s *Store) applyChunk(ctx context.Context, alerts []Alert) ([]Result, error) {
-	ops := make([]op, len(alerts))
+func (s *Store) applyChunk(ctx context.Context, alerts []Alert) ([]incident.Outcome, error) {
+	ops := make([]rules.Op, len(alerts))
 	for i := range alerts {
-		ops[i] = s.rules.alertOp(&alerts[i])
+		ops[i] = s.rules.AlertOp(&alerts[i])
 	}
 	return s.transact(ctx, ops)
 }

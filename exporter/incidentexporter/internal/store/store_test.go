@@ -21,34 +21,6 @@ import (
 
 var t0 = time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC)
 
-// engines opens a fresh store of each kind for one test.
-var engines = map[string]func(t *testing.T, clock func() time.Time) (*Store, string){
-	DriverSQLite: func(t *testing.T, clock func() time.Time) (*Store, string) {
-		dsn := filepath.Join(t.TempDir(), "sub", "incidents.db")
-		return openStore(t, DriverSQLite, dsn, clock), dsn
-	},
-	DriverPostgres: func(t *testing.T, clock func() time.Time) (*Store, string) {
-		dsn := testutil.PostgresSchema(t)
-		return openStore(t, DriverPostgres, dsn, clock), dsn
-	},
-}
-
-func openStore(t *testing.T, driver, dsn string, clock func() time.Time) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), Options{Driver: driver, DSN: dsn, Clock: clock})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
-}
-
-func forEachEngine(t *testing.T, fn func(t *testing.T, open func(clock func() time.Time) (*Store, string))) {
-	for _, name := range []string{DriverSQLite, DriverPostgres} {
-		t.Run(name, func(t *testing.T) {
-			fn(t, func(clock func() time.Time) (*Store, string) { return engines[name](t, clock) })
-		})
-	}
-}
-
 type fakeClock struct{ now atomic.Pointer[time.Time] }
 
 func newClock(t time.Time) *fakeClock { c := &fakeClock{}; c.set(t); return c }
@@ -70,7 +42,7 @@ func resolved(fp string, startsAt, endsAt time.Time) Alert {
 	return a
 }
 
-func apply1(t *testing.T, s *Store, a Alert) Result {
+func apply1(t *testing.T, s *Store, a Alert) incident.Outcome {
 	t.Helper()
 	res, err := s.Apply(context.Background(), []Alert{a})
 	require.NoError(t, err)
@@ -125,9 +97,9 @@ func tsText(v any) string {
 func ts(t time.Time) string { return t.UTC().Format(sqliteTimeLayout) }
 
 func TestDedupRules(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, open func(func() time.Time) (*Store, string)) {
+	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0.Add(time.Minute))
-		s, _ := open(clock.Now)
+		s := e.open(Options{Clock: clock.Now})
 
 		// firing, nothing open → created.
 		r1 := apply1(t, s, firing("fp1", t0))
@@ -201,8 +173,8 @@ func TestDedupRules(t *testing.T) {
 // Results come back per caller in the caller's order even when the group
 // commit reorders alerts by key.
 func TestApplyKeepsOrderWithinARequest(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, open func(func() time.Time) (*Store, string)) {
-		s, _ := open(time.Now)
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{Clock: time.Now})
 		res, err := s.Apply(context.Background(), []Alert{
 			firing("zz", t0), firing("aa", t0), firing("zz", t0), resolved("aa", t0, t0.Add(time.Minute)), firing("mm", t0),
 		})
@@ -220,8 +192,8 @@ func TestApplyKeepsOrderWithinARequest(t *testing.T) {
 }
 
 func TestConcurrentSameAlertMakesOneIncident(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, open func(func() time.Time) (*Store, string)) {
-		s, _ := open(time.Now)
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{Clock: time.Now})
 		counts := deliverConcurrently(t, []*Store{s}, 50, firing("same", t0))
 		assert.Equal(t, 1, counts[incident.VerdictCreated])
 		assert.Equal(t, 49, counts[incident.VerdictDuplicate])
@@ -234,8 +206,8 @@ func TestConcurrentSameAlertMakesOneIncident(t *testing.T) {
 // Two exporters (two replicas) on one database: still one incident.
 func TestTwoStoresOnOnePostgres(t *testing.T) {
 	dsn := testutil.PostgresSchema(t)
-	a := openStore(t, DriverPostgres, dsn, time.Now)
-	b := openStore(t, DriverPostgres, dsn, time.Now)
+	a := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn})
+	b := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn})
 	counts := deliverConcurrently(t, []*Store{a, b}, 50, firing("ha", t0))
 	assert.Equal(t, 1, counts[incident.VerdictCreated])
 	assert.Equal(t, 49, counts[incident.VerdictDuplicate])
@@ -268,8 +240,8 @@ func deliverConcurrently(t *testing.T, stores []*Store, n int, a Alert) map[inci
 }
 
 func TestMigrations(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, open func(func() time.Time) (*Store, string)) {
-		s, dsn := open(time.Now)
+	eachEngine(t, func(t *testing.T, e engine) {
+		s, dsn := e.open(Options{}), e.dsn
 		driver := DriverSQLite
 		if !strings.HasSuffix(dsn, ".db") {
 			driver = DriverPostgres
@@ -277,7 +249,7 @@ func TestMigrations(t *testing.T) {
 		apply1(t, s, firing("kept", t0))
 		require.NoError(t, s.Close(context.Background()))
 		// A second start applies nothing and keeps the data.
-		s2 := openStore(t, driver, dsn, time.Now)
+		s2 := openOptions(t, Options{Driver: driver, DSN: dsn})
 		var n int
 		require.NoError(t, s2.db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n))
 		migrations, err := loadMigrations(map[string]dialect{DriverSQLite: sqliteDialect{}, DriverPostgres: postgresDialect{}}[driver])
@@ -318,7 +290,7 @@ func TestPostgresDownIsRetryableThenRecovers(t *testing.T) {
 	proxied := strings.Replace(dsn, "127.0.0.1:5432", proxy.Addr(), 1)
 	proxied = strings.Replace(proxied, "localhost:5432", proxy.Addr(), 1)
 	require.NotEqual(t, dsn, proxied, "the test DSN must name 127.0.0.1:5432 or localhost:5432")
-	s := openStore(t, DriverPostgres, proxied, time.Now)
+	s := openOptions(t, Options{Driver: DriverPostgres, DSN: proxied})
 	assert.Equal(t, incident.VerdictCreated, apply1(t, s, firing("before", t0)).Verdict)
 
 	proxy.Cut()
@@ -331,7 +303,7 @@ func TestPostgresDownIsRetryableThenRecovers(t *testing.T) {
 
 	proxy.Restore()
 	// The sender retries the same alert: it is stored once.
-	var res []Result
+	var res []incident.Outcome
 	require.Eventually(t, func() bool {
 		res, err = s.Apply(context.Background(), []Alert{firing("during", t0)})
 		return err == nil
@@ -342,9 +314,9 @@ func TestPostgresDownIsRetryableThenRecovers(t *testing.T) {
 }
 
 func TestResolveStale(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, open func(func() time.Time) (*Store, string)) {
+	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
-		s, _ := open(clock.Now)
+		s := e.open(Options{Clock: clock.Now})
 		apply1(t, s, firing("old", t0))
 		clock.set(t0.Add(2 * time.Hour))
 		apply1(t, s, firing("fresh", t0))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
@@ -19,14 +20,14 @@ const sweepBatch = 200
 func (s *Store) ResolveStale(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
-		var ops []op
+		var ops []rules.Op
 		err := eachRow(s.db.QueryContext(ctx, selectStale, s.d.ts(cutoff), sweepBatch))(func(scan func(...any) error) error {
-			var o op
-			if err := scan(&o.staleID, &o.group.scope, &o.group.key); err != nil {
+			var id string
+			var g rules.GroupRef
+			if err := scan(&id, &g.Scope, &g.Key); err != nil {
 				return err
 			}
-			o.cutoff = cutoff
-			ops = append(ops, o)
+			ops = append(ops, rules.AutoResolveOp(id, g, cutoff))
 			return nil
 		})
 		if err != nil {
@@ -47,8 +48,8 @@ type Heartbeat struct {
 }
 
 // CheckHeartbeats opens one critical incident for each scope whose last
-// heartbeat is older than the timeout (rules.heartbeatMissing), once across
-// replicas, and returns how many it opened and the heartbeats it watches.
+// heartbeat is older than the timeout, once across replicas, and returns how
+// many it opened and the heartbeats it watches.
 func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error) {
 	name := s.rules.HeartbeatAlertname
 	if name == "" {
@@ -69,14 +70,14 @@ func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error)
 	if err != nil {
 		return 0, nil, classify(fmt.Errorf("reading heartbeats: %w", err))
 	}
-	var ops []op
+	var ops []rules.Op
 	err = eachRow(s.db.QueryContext(ctx, selectSilent, name, s.d.ts(now.Add(-s.rules.HeartbeatTimeout)), sweepBatch))(
 		func(scan func(...any) error) error {
-			o := op{silent: true, group: groupRef{key: heartbeatGroupKey}}
-			if scanErr := scan(&o.group.scope); scanErr != nil {
+			var scope string
+			if scanErr := scan(&scope); scanErr != nil {
 				return scanErr
 			}
-			ops = append(ops, o)
+			ops = append(ops, rules.HeartbeatCheckOp(scope))
 			return nil
 		})
 	if err != nil {
@@ -89,17 +90,17 @@ func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error)
 // sweep runs ops in transactions of sweepBatch and counts what they changed.
 // Each transaction has the commit deadline of the write path: a sweep must
 // not hold its groups' locks for longer than a sender's write would.
-func (s *Store) sweep(ctx context.Context, ops []op) (int64, error) {
+func (s *Store) sweep(ctx context.Context, ops []rules.Op) (int64, error) {
 	var n int64
 	for start := 0; start < len(ops); start += sweepBatch {
 		txCtx, cancel := context.WithTimeout(ctx, commitTimeout)
-		results, err := s.transact(txCtx, ops[start:min(start+sweepBatch, len(ops))])
+		outcomes, err := s.transact(txCtx, ops[start:min(start+sweepBatch, len(ops))])
 		cancel()
 		if err != nil {
 			return n, err
 		}
-		for _, r := range results {
-			if r.Verdict == incident.VerdictResolved || r.Verdict == incident.VerdictCreated {
+		for _, o := range outcomes {
+			if o.Verdict != incident.VerdictUnchanged {
 				n++
 			}
 		}

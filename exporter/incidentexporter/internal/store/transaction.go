@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
+	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
 // maxAttempts bounds how often one transaction starts again: to take the
@@ -21,20 +24,20 @@ const maxAttempts = 10
 var errRelock = errors.New("more groups to lock")
 
 // transact runs ops in one transaction: lock their groups, read the rows the
-// rules need, apply the rules (rules.go) and write what changed. It returns
-// one result per op.
-func (s *Store) transact(ctx context.Context, ops []op) ([]Result, error) {
-	held := map[groupRef]bool{}
+// rules need, run the rules and write what changed. It returns one outcome
+// per op.
+func (s *Store) transact(ctx context.Context, ops []rules.Op) ([]incident.Outcome, error) {
+	held := map[rules.GroupRef]bool{}
 	for i := range ops {
-		held[ops[i].group] = true
+		held[ops[i].Group()] = true
 	}
 	var txErr error
 	for attempt := 1; ; attempt++ {
-		var results []Result
-		var st *state
-		var more []groupRef
+		var outcomes []incident.Outcome
+		var st *rules.State
+		var more []rules.GroupRef
 		txErr = s.exec.inTx(ctx, func(tx txn) ([]query, error) {
-			st = newState()
+			st = rules.NewState()
 			if err := s.load(ctx, tx, st, ops, s.d.lockGroups(lockKeys(s.lockSpace, held))); err != nil {
 				return nil, err
 			}
@@ -46,18 +49,15 @@ func (s *Store) transact(ctx context.Context, ops []op) ([]Result, error) {
 				more = unheld
 				return nil, errRelock
 			}
-			run := ruleRun{Rules: &s.rules, st: st, now: s.now().UTC().Truncate(time.Microsecond), events: s.events}
-			results = make([]Result, len(ops))
-			for i := range ops {
-				results[i] = run.apply(&ops[i])
-			}
-			return s.writes(st, run.now), nil
+			now := s.now().UTC().Truncate(time.Microsecond)
+			outcomes = s.rules.Run(st, ops, now)
+			return s.writes(st, now), nil
 		})
 		if txErr == nil {
-			if st != nil && len(st.events) > 0 {
+			if len(st.Events()) > 0 {
 				s.wakeDispatcher()
 			}
-			return results, nil
+			return outcomes, nil
 		}
 		if attempt >= maxAttempts || ctx.Err() != nil {
 			break
@@ -88,7 +88,7 @@ func isConflict(err error) bool {
 }
 
 // lockKeys are the groups' advisory lock keys, sorted.
-func lockKeys(space string, groups map[groupRef]bool) []int64 {
+func lockKeys(space string, groups map[rules.GroupRef]bool) []int64 {
 	keys := make([]int64, 0, len(groups))
 	for g := range groups {
 		keys = append(keys, groupLockKey(space, g))
@@ -100,10 +100,10 @@ func lockKeys(space string, groups map[groupRef]bool) []int64 {
 // groupLockKey is FNV-1a 64 of the lock space (the database and schema:
 // advisory locks are shared by a whole PostgreSQL server) and the group.
 // Two groups that share a key only wait for each other.
-func groupLockKey(space string, g groupRef) int64 {
+func groupLockKey(space string, g rules.GroupRef) int64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
-	for _, s := range [3]string{space, g.scope, g.key} {
+	for _, s := range [3]string{space, g.Scope, g.Key} {
 		for i := range len(s) {
 			h = (h ^ uint64(s[i])) * prime
 		}
@@ -113,22 +113,37 @@ func groupLockKey(space string, g groupRef) int64 {
 }
 
 // load takes the locks, then reads, in the same round trip, the rows the
-// ops need: each group's open and latest resolved incident, each alert's
-// firing instance and the instance it names, each watched heartbeat.
-func (s *Store) load(ctx context.Context, tx txn, st *state, ops []op, locks []query) error {
-	var groups, instances [][]any
-	seenGroup := map[groupRef]bool{}
-	seenInstance := map[instanceRef]bool{}
+// ops need (rules.Reads): each group's open and latest resolved incident,
+// and what else each op asks for.
+func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.Op, locks []query) error {
+	var groups, instances, alertsFiring, incidentsFiring [][]any
+	seen := map[any]bool{}
+	once := func(k any) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
 	qs := locks
 	for i := range ops {
 		o := &ops[i]
-		if !seenGroup[o.group] {
-			seenGroup[o.group] = true
-			groups = append(groups, []any{o.group.scope, o.group.key})
+		if g := o.Group(); once(g) {
+			groups = append(groups, []any{g.Scope, g.Key})
 		}
-		switch {
-		case o.silent:
-			scope := o.group.scope
+		reads := s.rules.Reads(o)
+		if reads.Instance && once(o.Alert.Instance()) {
+			ref := o.Alert.Instance()
+			instances = append(instances, []any{ref.Scope, ref.Fingerprint, s.d.ts(ref.StartsAt)})
+		}
+		if reads.FiringOfAlert && once(o.Alert.Ref()) {
+			alertsFiring = append(alertsFiring, []any{o.Alert.Scope, o.Alert.Fingerprint})
+		}
+		if reads.FiringOf != "" && once("firing of "+reads.FiringOf) {
+			incidentsFiring = append(incidentsFiring, []any{reads.FiringOf})
+		}
+		if reads.Heartbeat && once("heartbeat of "+o.Scope()) {
+			scope := o.Scope()
 			qs = append(qs, query{sql: selectHeartbeat, args: []any{scope}, row: func(scan func(...any) error) error {
 				var name string
 				var last any
@@ -136,20 +151,18 @@ func (s *Store) load(ctx context.Context, tx txn, st *state, ops []op, locks []q
 					return err
 				}
 				if name == s.rules.HeartbeatAlertname {
-					st.heartbeats[scope] = s.d.parseTS(last)
+					st.SetHeartbeat(scope, s.d.parseTS(last))
 				}
 				return nil
 			}})
-		case o.alert != nil && o.group.key != heartbeatGroupKey:
-			ref := instanceRef{alertRef{o.alert.Scope, o.alert.Fingerprint}, o.alert.StartsAt}
-			if !seenInstance[ref] {
-				seenInstance[ref] = true
-				instances = append(instances, []any{ref.scope, ref.fingerprint, s.d.ts(ref.startsAt)})
-			}
 		}
 	}
-	qs = append(qs, s.sql.groups.queries(groups, s.incidentScanner(st))...)
-	qs = append(qs, s.sql.members.queries(instances, s.memberScanner(st))...)
+	readIncident := scanner(incidentRead, s.d, func(r *rules.Incident) { st.AddIncident(r) })
+	readMember := scanner(memberRead, s.d, st.AddMember)
+	qs = append(qs, s.sql.groups.queries(groups, readIncident)...)
+	qs = append(qs, s.sql.instances.queries(instances, readMember)...)
+	qs = append(qs, s.sql.firingOfAlerts.queries(alertsFiring, readMember)...)
+	qs = append(qs, s.sql.firingOf.queries(incidentsFiring, readMember)...)
 	if err := tx.run(ctx, qs); err != nil {
 		return fmt.Errorf("reading incidents: %w", err)
 	}
@@ -159,137 +172,77 @@ func (s *Store) load(ctx context.Context, tx txn, st *state, ops []op, locks []q
 // loadIncidentsOfFiring reads the incidents of firing instances that belong
 // to a group not read yet (an alert that fires in another group's incident).
 // It returns those groups when this transaction does not hold their lock.
-func (s *Store) loadIncidentsOfFiring(ctx context.Context, tx txn, st *state, held map[groupRef]bool) ([]groupRef, error) {
-	var qs []query
-	asked := map[string]bool{}
-	for _, m := range st.firing {
-		if st.incidents[m.incidentID] == nil && !asked[m.incidentID] {
-			asked[m.incidentID] = true
-			qs = append(qs, query{sql: selectIncident, args: []any{m.incidentID}, row: s.incidentScanner(st)})
-		}
-	}
-	if len(qs) == 0 {
+func (s *Store) loadIncidentsOfFiring(ctx context.Context, tx txn, st *rules.State, held map[rules.GroupRef]bool) ([]rules.GroupRef, error) {
+	ids := st.UnreadIncidents()
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	if err := tx.run(ctx, qs); err != nil {
+	rows := make([][]any, len(ids))
+	for i, id := range ids {
+		rows[i] = []any{id}
+	}
+	readIncident := scanner(incidentRead, s.d, func(r *rules.Incident) { st.AddIncident(r) })
+	if err := tx.run(ctx, s.sql.incidentsByID.queries(rows, readIncident)); err != nil {
 		return nil, fmt.Errorf("reading incidents: %w", err)
 	}
 	// The only writer (SQLite) holds every group.
 	oneWriter := s.d.writers() == 1
-	var more []groupRef
-	for id := range asked {
-		inc := st.incidents[id]
+	var more []rules.GroupRef
+	for _, id := range ids {
+		inc := st.Incident(id)
 		if inc == nil {
 			return nil, fmt.Errorf("incident %s of a firing alert is missing", id)
 		}
-		if g := (groupRef{inc.scope, inc.groupKey}); !oneWriter && !held[g] {
+		if g := inc.Group(); !oneWriter && !held[g] {
 			more = append(more, g)
 		}
 	}
 	return more, nil
 }
 
-func (s *Store) incidentScanner(st *state) func(scan func(...any) error) error {
-	return func(scan func(...any) error) error {
-		r := &incidentRow{}
-		var detected, resolved, lastSeen any
-		if err := scan(&r.id, &r.scope, &r.groupKey, &r.fingerprint, &r.title, &r.severity, &r.status, &detected,
-			&resolved, &lastSeen, &r.occurrences, &r.alertCount, &r.firingAlerts, &r.reopenCount); err != nil {
-			return fmt.Errorf("reading an incident: %w", err)
-		}
-		r.detectedAt, r.lastSeenAt = s.d.parseTS(detected), s.d.parseTS(lastSeen)
-		if resolved != nil {
-			r.resolvedAt = s.d.parseTS(resolved)
-		}
-		st.addIncident(r)
-		return nil
-	}
-}
-
-func (s *Store) memberScanner(st *state) func(scan func(...any) error) error {
-	return func(scan func(...any) error) error {
-		m := &memberRow{}
-		var startsAt any
-		if err := scan(&m.incidentID, &m.ref.scope, &m.ref.fingerprint, &m.status, &startsAt, &m.title, &m.occurrences); err != nil {
-			return fmt.Errorf("reading an alert instance: %w", err)
-		}
-		m.ref.startsAt = s.d.parseTS(startsAt)
-		st.addMember(m)
-		return nil
-	}
-}
-
 // writes are the statements that store what the rules changed. Updates come
 // before inserts: an incident or instance resolved in this transaction must
 // leave the unique indexes before its successor enters them; incidents come
 // before the members and events that refer to them.
-func (s *Store) writes(st *state, at time.Time) []query {
-	ts := s.d.ts
-	now := ts(at)
-	var updInc, insInc, updMem, insMem, closed, events [][]any
-	for _, inc := range st.incOrder {
-		switch {
-		case inc.isNew:
-			insInc = append(insInc, []any{
-				inc.id, inc.scope, inc.groupKey, inc.fingerprint, inc.project, inc.source,
-				inc.title, inc.description, inc.serviceName, inc.severity, inc.status, ts(inc.detectedAt),
-				s.nullTS(inc.resolvedAt), nullStr(inc.reason), now, now, ts(inc.lastSeenAt), inc.occurrences,
-				inc.alertCount, inc.firingAlerts, inc.reopenCount, inc.labels, inc.annotations, inc.generatorURL,
-				nullStr(inc.previousID),
-			})
-		case inc.dirty:
-			updInc = append(updInc, []any{
-				inc.id, inc.status, inc.severity, s.nullTS(inc.resolvedAt), nullStr(inc.reason),
-				now, ts(inc.lastSeenAt), inc.occurrences, inc.alertCount, inc.firingAlerts, inc.reopenCount,
-			})
+func (s *Store) writes(st *rules.State, at time.Time) []query {
+	var updInc, insInc, updMem, insMem, events [][]any
+	for _, inc := range st.Incidents() {
+		switch inc.Change {
+		case rules.Created:
+			insInc = append(insInc, bind(nil, inc, incidentInsert, s.d, at))
+		case rules.Updated:
+			updInc = append(updInc, bind(nil, inc, incidentUpdate, s.d, at))
 		}
 	}
-	for _, m := range st.memOrder {
-		switch {
-		case m.isNew:
-			insMem = append(insMem, []any{
-				m.incidentID, m.ref.scope, m.ref.fingerprint, m.status, ts(m.ref.startsAt),
-				s.nullTS(m.endsAt), m.title, m.severity, m.labels, m.annotations, ts(m.lastSeenAt), ts(m.lastSeenAt), m.occurrences,
-			})
-		case m.dirty:
-			updMem = append(updMem, []any{
-				m.ref.scope, m.ref.fingerprint, ts(m.ref.startsAt), m.status,
-				s.nullTS(m.endsAt), ts(m.lastSeenAt), m.occurrences,
-			})
+	for _, m := range st.Members() {
+		switch m.Change {
+		case rules.Created:
+			insMem = append(insMem, bind(nil, m, memberInsert, s.d, at))
+		case rules.Updated:
+			updMem = append(updMem, bind(nil, m, memberUpdate, s.d, at))
 		}
 	}
-	for _, c := range st.closed {
-		closed = append(closed, []any{c.id, ts(c.endsAt), now})
-	}
-	for _, e := range st.events {
-		events = append(events, []any{e.incidentID, e.name, e.key, now, now})
+	now := s.d.ts(at)
+	for _, e := range st.Events() {
+		if s.events[e.Name] {
+			events = append(events, []any{e.IncidentID, e.Name, e.Key, now, now})
+		}
 	}
 	var qs []query
 	qs = append(qs, s.sql.updateIncidents.queries(updInc, nil)...)
 	qs = append(qs, s.sql.insertIncidents.queries(insInc, nil)...)
 	qs = append(qs, s.sql.updateMembers.queries(updMem, nil)...)
-	qs = append(qs, s.sql.closeMembers.queries(closed, nil)...)
 	qs = append(qs, s.sql.insertMembers.queries(insMem, nil)...)
+	beats := st.Beats()
 	last := map[string]bool{}
-	for i := len(st.beats) - 1; i >= 0; i-- { // one upsert per scope: the last beat
-		if b := st.beats[i]; !last[b.scope] {
-			last[b.scope] = true
-			qs = append(qs, query{sql: upsertHeartbeat, args: []any{b.scope, b.alertname, now, now}})
+	for i := len(beats) - 1; i >= 0; i-- { // one upsert per scope: the last beat
+		if b := beats[i]; !last[b.Scope] {
+			last[b.Scope] = true
+			qs = append(qs, query{sql: upsertHeartbeat, args: []any{b.Scope, b.Alertname, now, now}})
 		}
 	}
+	for _, scope := range st.Forgotten() {
+		qs = append(qs, query{sql: deleteHeartbeat, args: []any{scope}})
+	}
 	return append(qs, s.sql.insertOutbox.queries(events, nil)...)
-}
-
-func (s *Store) nullTS(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return s.d.ts(t)
-}
-
-func nullStr(v string) any {
-	if v == "" {
-		return nil
-	}
-	return v
 }

@@ -89,7 +89,7 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 			require.NoError(t, db.Close())
 
 			// The new release starts on it.
-			s := openStore(t, tc.driver, dsn, time.Now)
+			s := openOptions(t, Options{Driver: tc.driver, DSN: dsn})
 			assert.Equal(t, 6, countWhere(t, s, "incidents", "1 = 1"), "every incident kept")
 			assert.Equal(t, 6, countWhere(t, s, "incidents", "group_key = fingerprint"))
 			assert.Equal(t, 0, countWhere(t, s, "incidents", "resolved_at < detected_at"), "never ends before it began")

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
 const (
@@ -17,11 +19,12 @@ const (
 )
 
 // applyFunc applies alerts in one transaction and commits it.
-type applyFunc func(ctx context.Context, alerts []Alert) ([]Result, error)
+type applyFunc func(ctx context.Context, alerts []Alert) ([]incident.Outcome, error)
 
-// committer groups concurrent Apply calls into shared transactions: while one
-// commit is on disk, the requests that arrive meanwhile queue up and go into
-// the next one, so one durable commit serves many senders. Each caller gets
+// committer batches concurrent Apply calls into shared transactions (a
+// group commit, in database terms): while one commit is on disk, the
+// requests that arrive meanwhile queue up and go into the next one, so one
+// durable commit serves many senders. Each caller gets
 // back its own results after the commit that holds them. A request larger
 // than a chunk goes in chunk by chunk, each queued after the previous one
 // committed, so that other senders' alerts get in between.
@@ -42,7 +45,7 @@ type pending struct {
 }
 
 type outcome struct {
-	results []Result
+	results []incident.Outcome
 	err     error
 }
 
@@ -67,11 +70,11 @@ func newCommitter(apply applyFunc, writers, chunk int) *committer {
 }
 
 // submit applies alerts, chunk after chunk, and returns their results.
-func (c *committer) submit(ctx context.Context, alerts []Alert) ([]Result, error) {
+func (c *committer) submit(ctx context.Context, alerts []Alert) ([]incident.Outcome, error) {
 	if len(alerts) <= c.chunk {
 		return c.submitChunk(ctx, alerts)
 	}
-	results := make([]Result, 0, len(alerts))
+	results := make([]incident.Outcome, 0, len(alerts))
 	for start := 0; start < len(alerts); start += c.chunk {
 		res, err := c.submitChunk(ctx, alerts[start:min(start+c.chunk, len(alerts))])
 		if err != nil {
@@ -82,7 +85,7 @@ func (c *committer) submit(ctx context.Context, alerts []Alert) ([]Result, error
 	return results, nil
 }
 
-func (c *committer) submitChunk(ctx context.Context, alerts []Alert) ([]Result, error) {
+func (c *committer) submitChunk(ctx context.Context, alerts []Alert) ([]incident.Outcome, error) {
 	p := &pending{ctx: ctx, alerts: alerts, done: make(chan outcome, 1)}
 	select {
 	case <-c.quit:
@@ -130,11 +133,11 @@ func (c *committer) drain() {
 	}
 }
 
-// work commits groups of requests of at most chunk alerts (a request is a
-// chunk at most); a request that would overflow the group waits for the next.
+// work commits batches of requests of at most chunk alerts (a request is a
+// chunk at most); a request that would overflow the batch waits for the next.
 func (c *committer) work() {
 	defer c.wg.Done()
-	var group []*pending
+	var batch []*pending
 	var next *pending
 	for {
 		if next == nil {
@@ -144,7 +147,7 @@ func (c *committer) work() {
 			case next = <-c.queue:
 			}
 		}
-		group = append(group[:0], next)
+		batch = append(batch[:0], next)
 		n := len(next.alerts)
 		next = nil
 	gather:
@@ -155,14 +158,14 @@ func (c *committer) work() {
 					next = p
 					break gather
 				}
-				group = append(group, p)
+				batch = append(batch, p)
 				n += len(p.alerts)
 			default:
 				break gather
 			}
 		}
-		c.commitGroup(group)
-		clear(group)
+		c.commitBatch(batch)
+		clear(batch)
 		if next != nil {
 			select {
 			case <-c.quit:
@@ -174,15 +177,15 @@ func (c *committer) work() {
 	}
 }
 
-// commitGroup commits the requests of group whose callers still wait, in one
+// commitBatch commits the requests of batch whose callers still wait, in one
 // transaction. When that fails for good (a value that can never be stored)
 // and there were several, each is tried alone, so that one bad request does
 // not fail the others; any other failure (an outage, a timeout) is answered
 // to all at once: the senders retry, and trying each alone would only hold
 // the writer longer.
-func (c *committer) commitGroup(group []*pending) {
-	live := group[:0]
-	for _, p := range group {
+func (c *committer) commitBatch(batch []*pending) {
+	live := batch[:0]
+	for _, p := range batch {
 		if err := p.ctx.Err(); err != nil {
 			p.done <- outcome{err: err}
 			continue
@@ -222,7 +225,7 @@ func (c *committer) commitGroup(group []*pending) {
 // commit applies the alerts of reqs in one transaction, in arrival order.
 // Its context ends at commitTimeout, or as soon as every caller has gone: a
 // stalled database must not hold a writer for requests nobody waits for.
-func (c *committer) commit(reqs []*pending) ([][]Result, error) {
+func (c *committer) commit(reqs []*pending) ([][]incident.Outcome, error) {
 	var flat []Alert
 	if len(reqs) == 1 {
 		flat = reqs[0].alerts
@@ -247,7 +250,7 @@ func (c *committer) commit(reqs []*pending) ([][]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]Result, len(reqs))
+	out := make([][]incident.Outcome, len(reqs))
 	for i, p := range reqs {
 		out[i], all = all[:len(p.alerts)], all[len(p.alerts):]
 	}

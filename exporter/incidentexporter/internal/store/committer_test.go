@@ -14,28 +14,29 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/internal/incident"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
 
-// groupOf submits n one-alert requests at once to a committer whose first
+// batchOf submits n one-alert requests at once to a committer whose first
 // transaction waits until all of them are queued, so that they share it.
-func groupOf(t *testing.T, n int, fail func(alerts []Alert) error) (calls *atomic.Int64, errs []error) {
+func batchOf(t *testing.T, n int, fail func(alerts []Alert) error) (calls *atomic.Int64, errs []error) {
 	t.Helper()
 	calls = &atomic.Int64{}
 	queued := make(chan struct{})
-	c := newCommitter(func(_ context.Context, alerts []Alert) ([]Result, error) {
+	c := newCommitter(func(_ context.Context, alerts []Alert) ([]incident.Outcome, error) {
 		if calls.Add(1) == 1 {
 			<-queued
 		}
 		if err := fail(alerts); err != nil {
 			return nil, err
 		}
-		return make([]Result, len(alerts)), nil
+		return make([]incident.Outcome, len(alerts)), nil
 	}, 1, 500)
 	t.Cleanup(func() { _ = c.close(context.Background()) })
 
-	// The first request takes the writer alone; the rest queue up as one group.
+	// The first request takes the writer alone; the rest queue up as one batch.
 	errs = make([]error, n+1)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -52,18 +53,18 @@ func groupOf(t *testing.T, n int, fail func(alerts []Alert) error) (calls *atomi
 	return calls, errs
 }
 
-// A transient failure (an outage) fails the whole group at once: the
+// A transient failure (an outage) fails the whole batch at once: the
 // senders retry, and trying each request alone would hold the writer n
 // times longer.
-func TestTransientGroupFailureIsNotRetriedPerRequest(t *testing.T) {
+func TestTransientBatchFailureIsNotRetriedPerRequest(t *testing.T) {
 	outage := errors.New("connection refused")
-	calls, errs := groupOf(t, 5, func(alerts []Alert) error {
+	calls, errs := batchOf(t, 5, func(alerts []Alert) error {
 		if len(alerts) > 1 {
 			return outage
 		}
 		return nil
 	})
-	assert.Equal(t, int64(2), calls.Load(), "the first request, then the group once")
+	assert.Equal(t, int64(2), calls.Load(), "the first request, then the batch once")
 	assert.NoError(t, errs[0])
 	for _, err := range errs[1:] {
 		assert.ErrorIs(t, err, outage)
@@ -71,9 +72,9 @@ func TestTransientGroupFailureIsNotRetriedPerRequest(t *testing.T) {
 }
 
 // A permanent failure (a value that can never be stored) is isolated: each
-// request of the group is tried alone and only the bad one fails.
-func TestPermanentGroupFailureIsolatesTheBadRequest(t *testing.T) {
-	calls, errs := groupOf(t, 5, func(alerts []Alert) error {
+// request of the batch is tried alone and only the bad one fails.
+func TestPermanentBatchFailureIsolatesTheBadRequest(t *testing.T) {
+	calls, errs := batchOf(t, 5, func(alerts []Alert) error {
 		for _, a := range alerts {
 			if a.Fingerprint == "fp-2" {
 				return consumererror.NewPermanent(errors.New("bad value"))
@@ -81,7 +82,7 @@ func TestPermanentGroupFailureIsolatesTheBadRequest(t *testing.T) {
 		}
 		return nil
 	})
-	assert.Equal(t, int64(1+1+5), calls.Load(), "the first, the group, then each of the five alone")
+	assert.Equal(t, int64(1+1+5), calls.Load(), "the first, the batch, then each of the five alone")
 	for i, err := range errs {
 		if i == 2 {
 			assert.True(t, consumererror.IsPermanent(err), "%v", err)
@@ -124,9 +125,9 @@ func TestCloseWithAStalledPostgres(t *testing.T) {
 
 // A transaction never holds more than a chunk of alerts, however the
 // requests queue up: a request that would overflow it waits for the next.
-func TestGroupsStayWithinAChunk(t *testing.T) {
+func TestBatchesStayWithinAChunk(t *testing.T) {
 	var largest atomic.Int64
-	c := newCommitter(func(_ context.Context, alerts []Alert) ([]Result, error) {
+	c := newCommitter(func(_ context.Context, alerts []Alert) ([]incident.Outcome, error) {
 		for {
 			old := largest.Load()
 			if int64(len(alerts)) <= old || largest.CompareAndSwap(old, int64(len(alerts))) {
@@ -134,7 +135,7 @@ func TestGroupsStayWithinAChunk(t *testing.T) {
 			}
 		}
 		time.Sleep(time.Millisecond) // let requests queue up behind
-		return make([]Result, len(alerts)), nil
+		return make([]incident.Outcome, len(alerts)), nil
 	}, 1, 10)
 	t.Cleanup(func() { _ = c.close(context.Background()) })
 	var wg sync.WaitGroup
@@ -150,7 +151,7 @@ func TestGroupsStayWithinAChunk(t *testing.T) {
 	}
 	wg.Wait()
 	assert.LessOrEqual(t, largest.Load(), int64(10))
-	assert.Greater(t, largest.Load(), int64(7), "requests were grouped")
+	assert.Greater(t, largest.Load(), int64(7), "requests were batched")
 }
 
 // A replica cut off inside a transaction holds its groups' locks only until
@@ -170,7 +171,7 @@ func TestPartitionedReplicaReleasesItsGroups(t *testing.T) {
 	tx, err := conn.BeginTx(context.Background(), nil)
 	require.NoError(t, err)
 	a := firing("partitioned", t0)
-	_, err = tx.Exec("SELECT pg_advisory_xact_lock($1)", groupLockKey(cut.lockSpace, groupRef{a.Scope, a.Fingerprint}))
+	_, err = tx.Exec("SELECT pg_advisory_xact_lock($1)", groupLockKey(cut.lockSpace, rules.GroupRef{Scope: a.Scope, Key: a.Fingerprint}))
 	require.NoError(t, err)
 	proxy.Stall()
 	t.Cleanup(func() { proxy.Restore(); _ = tx.Rollback(); _ = conn.Close() })

@@ -1,0 +1,149 @@
+package rules
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/sre-copilot/incident-collector/internal/incident"
+)
+
+// fire applies a firing alert of group g.
+func (r *run) fire(a *Alert, g GroupRef) incident.Outcome {
+	// This instance is known: a repeat (repeat_interval), a retry, an HA
+	// echo; or, resolved, a stale retry or a late echo, which stays resolved.
+	if m := r.st.members[a.Instance()]; m != nil {
+		if m.Status == StatusFiring {
+			r.memberSeen(m)
+			r.seen(r.st.incidents[m.IncidentID])
+		}
+		return incident.Outcome{Verdict: incident.VerdictDuplicate, IncidentID: m.IncidentID, Title: m.Title}
+	}
+	if m := r.st.firing[a.Ref()]; m != nil {
+		return r.fireAgain(a, m)
+	}
+	inc := r.st.open[g]
+	switch {
+	case inc != nil:
+		// A new alert of a group with an open incident joins it.
+		r.join(inc, a)
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertAdded, Key: a.Fingerprint + "@" + a.StartsAt.UTC().Format(time.RFC3339Nano)})
+		return outcome(incident.VerdictGrouped, inc)
+	case r.reopens(g, a.StartsAt):
+		// The group's incident resolved moments ago: the same problem flaps.
+		inc = r.st.latest[g]
+		delete(r.st.latest, g)
+		r.st.open[g] = inc
+		inc.Status, inc.ResolvedAt, inc.Reason = StatusOpen, time.Time{}, ""
+		inc.ReopenCount++
+		r.join(inc, a)
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventReopened, Key: strconv.FormatInt(inc.ReopenCount, 10)})
+		return outcome(incident.VerdictReopened, inc)
+	default:
+		inc = r.create(g, a)
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventCreated})
+		r.addMember(inc, a)
+		return outcome(incident.VerdictCreated, inc)
+	}
+}
+
+// fireAgain applies an alert that has a firing instance m, with another
+// start. An older start, or none stated: a repeat or a late message about an
+// instance that ended, and the firing one stands. A newer one: the alert
+// ended and fired again, or the sender restarted and lost its state. Either
+// way it is the same problem, still going on: the new instance takes the old
+// one's place in its incident, and the old one ends when the new one started.
+func (r *run) fireAgain(a *Alert, m *Member) incident.Outcome {
+	inc := r.st.incidents[m.IncidentID]
+	r.seen(inc)
+	if a.StartUnknown || !a.StartsAt.After(m.Ref.StartsAt) {
+		r.memberSeen(m)
+		return outcome(incident.VerdictDuplicate, inc)
+	}
+	r.resolveMember(m, a.StartsAt)
+	inc.AlertCount++
+	inc.Severity = incident.HigherSeverity(inc.Severity, a.Severity)
+	r.addMember(inc, a)
+	return outcome(incident.VerdictDuplicate, inc)
+}
+
+// join adds a new alert to an open incident.
+func (r *run) join(inc *Incident, a *Alert) {
+	inc.AlertCount++
+	inc.FiringAlerts++
+	inc.Severity = incident.HigherSeverity(inc.Severity, a.Severity)
+	r.seen(inc)
+	r.addMember(inc, a)
+}
+
+// addMember records a's instance, firing, in inc.
+func (r *run) addMember(inc *Incident, a *Alert) {
+	r.st.AddMember(&Member{
+		IncidentID: inc.ID, Ref: a.Instance(), Status: StatusFiring, Title: a.Title, LastSeenAt: r.now,
+		Occurrences: 1, Severity: a.Severity, Labels: a.Labels, Annotations: a.Annotations, Change: Created,
+	})
+}
+
+// reopens: g's latest incident resolved less than reopen_window before the
+// alert started (an alert that started before it resolved is another
+// story: a late message, not a flap).
+func (r *run) reopens(g GroupRef, startsAt time.Time) bool {
+	latest := r.st.latest[g]
+	if r.ReopenWindow <= 0 || latest == nil {
+		return false
+	}
+	gap := startsAt.Sub(latest.ResolvedAt)
+	return gap >= 0 && gap < r.ReopenWindow
+}
+
+// create opens a new incident for g with a as its first alert.
+func (r *run) create(g GroupRef, a *Alert) *Incident {
+	return r.addIncident(&Incident{
+		ID: newID(), Scope: g.Scope, GroupKey: g.Key, Fingerprint: a.Fingerprint, Title: a.Title,
+		Severity: a.Severity, Status: StatusOpen, DetectedAt: a.StartsAt, LastSeenAt: r.now,
+		Occurrences: 1, AlertCount: 1, FiringAlerts: 1,
+		Project: a.Project, Source: a.Source, Description: a.Description, ServiceName: a.ServiceName,
+		Labels: a.Labels, Annotations: a.Annotations, GeneratorURL: a.GeneratorURL,
+	})
+}
+
+// addIncident adds a new incident as its group's open one, linked to the
+// group's previous incident.
+func (r *run) addIncident(inc *Incident) *Incident {
+	if prev := r.st.latest[inc.Group()]; prev != nil {
+		inc.PreviousID = prev.ID
+	}
+	inc.Change = Created
+	return r.st.AddIncident(inc)
+}
+
+// resolve applies a resolved alert: its firing instance resolves, and its
+// incident with it when resolve_on says so.
+func (r *run) resolve(a *Alert) incident.Outcome {
+	m := r.st.firing[a.Ref()]
+	// Nothing fires: a re-sent resolve, a resolve for an alert never seen,
+	// or a late one about an older instance than the one firing now.
+	if m == nil || (!a.StartUnknown && m.Ref.StartsAt.After(a.StartsAt)) {
+		return incident.Outcome{Verdict: incident.VerdictIgnored, Title: a.Title}
+	}
+	inc := r.st.incidents[m.IncidentID]
+	endsAt := a.EndsAt
+	if endsAt.IsZero() {
+		endsAt = r.now
+	}
+	r.resolveMember(m, endsAt)
+	inc.FiringAlerts--
+	inc.LastSeenAt = r.now
+	inc.touch()
+	if r.ResolveOn == ResolveOnFirst || inc.FiringAlerts <= 0 {
+		r.resolveIncident(inc, endsAt, ReasonAlertResolved)
+		return outcome(incident.VerdictResolved, inc)
+	}
+	return outcome(incident.VerdictAlertResolved, inc)
+}
+
+// resolveMember ends a firing instance at endsAt, never before it started.
+func (r *run) resolveMember(m *Member, endsAt time.Time) {
+	m.Status, m.EndsAt, m.LastSeenAt = StatusResolved, later(endsAt, m.Ref.StartsAt), r.now
+	m.touch()
+	delete(r.st.firing, m.Ref.AlertRef)
+}

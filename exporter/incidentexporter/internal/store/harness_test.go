@@ -1,0 +1,49 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sre-copilot/incident-collector/internal/testutil"
+)
+
+// engine is one fresh database of a test: a SQLite file or a PostgreSQL
+// schema of its own.
+type engine struct {
+	t           *testing.T
+	driver, dsn string
+}
+
+func newEngine(t *testing.T, driver string) engine {
+	t.Helper()
+	if driver == DriverPostgres {
+		return engine{t: t, driver: driver, dsn: testutil.PostgresSchema(t)}
+	}
+	return engine{t: t, driver: driver, dsn: filepath.Join(t.TempDir(), "sub", "incidents.db")}
+}
+
+// open opens a store on the engine's database; each call is another
+// replica of the same database.
+func (e engine) open(o Options) *Store {
+	e.t.Helper()
+	o.Driver, o.DSN = e.driver, e.dsn
+	return openOptions(e.t, o)
+}
+
+// eachEngine runs fn on a fresh database of each engine.
+func eachEngine(t *testing.T, fn func(t *testing.T, e engine)) {
+	for _, name := range []string{DriverSQLite, DriverPostgres} {
+		t.Run(name, func(t *testing.T) { fn(t, newEngine(t, name)) })
+	}
+}
+
+func openOptions(t *testing.T, o Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
