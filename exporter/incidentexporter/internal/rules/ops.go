@@ -69,10 +69,10 @@ type Op struct {
 
 // Group is the group the operation reads and writes: the transaction holds
 // its lock.
-func (o *Op) Group() GroupRef { return o.group }
+func (o Op) Group() GroupRef { return o.group }
 
 // Scope is the scope the operation is about.
-func (o *Op) Scope() string { return o.group.Scope }
+func (o Op) Scope() string { return o.group.Scope }
 
 // AlertOp applies a. A heartbeat alert's group is its scope's heartbeat
 // incident; an alert without a group key is a group of its own.

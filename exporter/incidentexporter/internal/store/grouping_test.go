@@ -179,7 +179,6 @@ func TestGroupByLabels(t *testing.T) {
 	})
 }
 
-
 // reopen_window: five fire/resolve cycles of one alert make one incident
 // reopened four times, with one created event; without it, five incidents
 // linked one to the next.
