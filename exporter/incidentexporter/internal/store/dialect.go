@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -41,6 +42,12 @@ type dialect interface {
 	lockSpace(ctx context.Context, db *sql.DB) (string, error)
 	// lateral: the engine has LATERAL subqueries.
 	lateral() bool
+	// suspendForeignKeys stops enforcing foreign keys on conn, outside a
+	// transaction, for a migration that rebuilds a table others refer to;
+	// restore enforces them again. checkForeignKeys fails when a row of tx
+	// refers to nothing.
+	suspendForeignKeys(ctx context.Context, conn *sql.Conn) (restore func(), err error)
+	checkForeignKeys(ctx context.Context, tx *sql.Tx) error
 }
 
 // sqliteTimeLayout has a fixed width so that text order is time order.
@@ -69,7 +76,32 @@ func (sqliteDialect) unlock(context.Context, *sql.Conn) error { return nil }
 func (sqliteDialect) skipLocked() string { return "" }
 
 func (sqliteDialect) lockSpace(context.Context, *sql.DB) (string, error) { return "", nil }
-func (sqliteDialect) lateral() bool                                      { return false }
+
+// PRAGMA foreign_keys is a no-op inside a transaction: it is set before.
+func (sqliteDialect) suspendForeignKeys(ctx context.Context, conn *sql.Conn) (func(), error) {
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return nil, err
+	}
+	return func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON") }, nil
+}
+
+func (sqliteDialect) checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid, parent, fk any
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return err
+		}
+		return fmt.Errorf("a row of %s refers to a missing %v", table, parent)
+	}
+	return rows.Err()
+}
+func (sqliteDialect) lateral() bool { return false }
 
 // Anonymous parameters: SQLite looks a named one ($n) up by a linear scan
 // of the statement's names, which makes binding a long tuple list quadratic.
@@ -153,6 +185,12 @@ func (postgresDialect) parseTS(v any) time.Time {
 	t, _ := v.(time.Time)
 	return t.UTC()
 }
+
+// PostgreSQL alters tables in place: nothing to suspend.
+func (postgresDialect) suspendForeignKeys(context.Context, *sql.Conn) (func(), error) {
+	return func() {}, nil
+}
+func (postgresDialect) checkForeignKeys(context.Context, *sql.Tx) error { return nil }
 
 func (postgresDialect) unlock(ctx context.Context, conn *sql.Conn) error {
 	_, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", migrationLockKey)

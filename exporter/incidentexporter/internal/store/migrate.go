@@ -16,7 +16,13 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// rebuildsTables: the migration replaces a table others refer to, which
+	// SQLite does with foreign keys off (its ALTER TABLE page's 12 steps).
+	rebuildsTables bool
 }
+
+// rebuildMarker opens a migration that rebuilds tables.
+const rebuildMarker = "-- rebuilds-tables\n"
 
 func loadMigrations(d dialect) ([]migration, error) {
 	dir := path.Join("migrations", d.name())
@@ -35,7 +41,7 @@ func loadMigrations(d dialect) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+		out = append(out, migration{version: v, name: e.Name(), sql: string(body), rebuildsTables: strings.HasPrefix(string(body), rebuildMarker)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
@@ -64,14 +70,21 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
 	for _, m := range migrations {
-		if err := applyMigration(ctx, conn, m); err != nil {
+		if err := applyMigration(ctx, conn, d, m); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, conn *sql.Conn, m migration) error {
+func applyMigration(ctx context.Context, conn *sql.Conn, d dialect, m migration) error {
+	if m.rebuildsTables {
+		restore, err := d.suspendForeignKeys(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("suspending foreign keys: %w", err)
+		}
+		defer restore()
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -86,6 +99,11 @@ func applyMigration(ctx context.Context, conn *sql.Conn, m migration) error {
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
+	}
+	if m.rebuildsTables {
+		if err := d.checkForeignKeys(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
 		m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {

@@ -29,7 +29,7 @@ func releaseSchema(t *testing.T, db *sql.DB, d dialect) {
 	require.NoError(t, err)
 	for _, m := range migrations {
 		if m.version <= 2 {
-			require.NoError(t, applyMigration(ctx, conn, m), m.name)
+			require.NoError(t, applyMigration(ctx, conn, d, m), m.name)
 		}
 	}
 }
@@ -122,20 +122,29 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 	}
 }
 
-// A replica of the earlier release left running on the upgraded PostgreSQL
-// schema: its resolve (the statement it ran) is refused, retryably, instead
-// of leaving a resolved incident with a firing alert.
+// A replica of the earlier release left running on the upgraded schema: its
+// resolve (the statement it ran) is refused, retryably, instead of leaving a
+// resolved incident with a firing alert. Both engines refuse the same
+// corrupt states, with the same constraint names.
 func TestEarlierReleaseResolveIsRefused(t *testing.T) {
-	s := openOptions(t, Options{Driver: DriverPostgres, DSN: testutil.PostgresSchema(t)})
-	verdicts(t, s, firing("old-replica", t0))
-	const earlierResolve = `
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
+		verdicts(t, s, firing("old-replica", t0))
+		const earlierResolve = `
 UPDATE incidents SET status = 'resolved', resolved_at = $3, resolution_reason = 'alert_resolved',
     updated_at = $4, last_seen_at = $4
 WHERE dedup_scope = $1 AND fingerprint = $2 AND status = 'open' AND detected_at <= $5
 RETURNING CAST(id AS TEXT), title`
-	_, err := s.db.Exec(earlierResolve, "alertmanager", "old-replica", t0.Add(time.Hour), t0.Add(time.Hour), t0)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "incidents_resolved_fire_nothing")
-	assert.False(t, consumererror.IsPermanent(classify(err)), "a sender retries it (503) until the replica is upgraded")
-	assert.Equal(t, 1, countWhere(t, s, "incident_alerts", "fingerprint = 'old-replica' AND status = 'firing'"))
+		ts := s.d.ts
+		_, err := s.db.Exec(earlierResolve, "alertmanager", "old-replica", ts(t0.Add(time.Hour)), ts(t0.Add(time.Hour)), ts(t0))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "incidents_resolved_fire_nothing")
+		assert.False(t, consumererror.IsPermanent(classify(err)), "a sender retries it (503) until the replica is upgraded")
+		assert.Equal(t, 1, countWhere(t, s, "incident_alerts", "fingerprint = 'old-replica' AND status = 'firing'"))
+
+		_, err = s.db.Exec(`UPDATE incidents SET status = 'resolved', firing_alerts = 0, resolved_at = $1 WHERE fingerprint = 'old-replica'`,
+			ts(t0.Add(-time.Hour)))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "incidents_resolved_after_detected")
+	})
 }
