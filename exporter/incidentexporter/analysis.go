@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,10 +25,11 @@ const (
 	// dispatchPoll is how often due retries are looked for when no commit
 	// woke the dispatcher.
 	dispatchPoll = time.Second
-	claimBatch   = 50
 	// leaseSlack is added to the client timeout: a claimed event is not
-	// claimed again before the delivery in flight has surely ended.
-	leaseSlack = 30 * time.Second
+	// claimed again before the delivery in flight has surely ended and been
+	// marked. A replica claims only what it delivers at once (max_in_flight),
+	// so one timeout is all a delivery can take.
+	leaseSlack = 10 * time.Second
 	// Delivered events are kept this long (for inspection), then deleted,
 	// checked every pruneEvery, so that the outbox does not grow for ever.
 	deliveredRetention = 7 * 24 * time.Hour
@@ -73,7 +75,10 @@ type notifiedIncident struct {
 }
 
 // dispatcher delivers the analysis outbox: each event at least once, in the
-// normal case once, whichever replica claims it.
+// normal case once, whichever replica claims it, and an incident's events
+// in the order they happened. It keeps up to max_in_flight deliveries going,
+// each of another incident, and claims an event only when a delivery can
+// start at once, so that a lease never covers an event waiting its turn.
 type dispatcher struct {
 	cfg       *AnalysisConfig
 	store     *store.Store
@@ -84,21 +89,31 @@ type dispatcher struct {
 	lease     time.Duration
 	lastPrune time.Time
 
-	stop context.CancelFunc
-	done sync.WaitGroup
+	inFlight atomic.Int64
+	// freed is signaled when a delivery ends: a slot is free, and the
+	// incident's next event may be due.
+	freed chan struct{}
+
+	stop       context.CancelFunc
+	done       sync.WaitGroup
+	deliveries sync.WaitGroup
 }
 
 func (d *dispatcher) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stop = cancel
+	d.freed = make(chan struct{}, 1)
 	d.done.Add(1)
 	go d.run(ctx)
 }
 
+// shutdown stops claiming and cuts the deliveries in flight off: their
+// events stay leased and are claimed again when the lease ends.
 func (d *dispatcher) shutdown() {
 	if d.stop != nil {
 		d.stop()
 		d.done.Wait()
+		d.deliveries.Wait()
 	}
 }
 
@@ -113,14 +128,20 @@ func (d *dispatcher) run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		case <-d.store.Outboxed():
+		case <-d.freed:
 		}
 	}
 }
 
-// dispatchDue delivers every event that is due now, batch by batch.
+// dispatchDue starts a delivery for each due event, as many as there are
+// free slots.
 func (d *dispatcher) dispatchDue(ctx context.Context) {
 	for ctx.Err() == nil {
-		events, err := d.store.ClaimOutbox(ctx, d.now(), d.lease, claimBatch)
+		free := d.cfg.MaxInFlight - int(d.inFlight.Load())
+		if free <= 0 {
+			return // the next delivery to end wakes the loop
+		}
+		events, err := d.store.ClaimOutbox(ctx, d.now(), d.lease, free)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.logger.Debug("Claiming analysis events failed; retrying at the next tick", zap.Error(err))
@@ -128,9 +149,13 @@ func (d *dispatcher) dispatchDue(ctx context.Context) {
 			return
 		}
 		for i := range events {
-			d.deliver(ctx, &events[i])
+			d.inFlight.Add(1)
+			d.deliveries.Go(func() {
+				defer d.delivered()
+				d.deliver(ctx, &events[i])
+			})
 		}
-		if len(events) < claimBatch {
+		if len(events) < free {
 			break
 		}
 	}
@@ -140,6 +165,14 @@ func (d *dispatcher) dispatchDue(ctx context.Context) {
 		if _, err := d.store.PruneOutbox(ctx, now.Add(-deliveredRetention)); err != nil && ctx.Err() == nil {
 			d.logger.Debug("Pruning delivered analysis events failed", zap.Error(err))
 		}
+	}
+}
+
+func (d *dispatcher) delivered() {
+	d.inFlight.Add(-1)
+	select {
+	case d.freed <- struct{}{}:
+	default:
 	}
 }
 

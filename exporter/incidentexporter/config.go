@@ -102,6 +102,9 @@ type AnalysisConfig struct {
 	Client confighttp.ClientConfig `mapstructure:"client"`
 	// Retry paces deliveries that failed with 5xx, 429 or a transport error.
 	Retry AnalysisRetryConfig `mapstructure:"retry"`
+	// MaxInFlight is how many notifications a collector delivers at once,
+	// each of another incident; it claims no more than that.
+	MaxInFlight int `mapstructure:"max_in_flight"`
 }
 
 // AnalysisRetryConfig is an exponential backoff with a deadline.
@@ -119,6 +122,8 @@ const (
 	// Alertmanager repeats a firing Watchdog every repeat_interval; the
 	// kube-prometheus examples route it with a 1–5 minute interval.
 	defaultHeartbeatTimeout = 5 * time.Minute
+	defaultMaxInFlight      = 4
+	maxMaxInFlight          = 256
 )
 
 func createDefaultConfig() *Config {
@@ -141,9 +146,10 @@ func defaultAnalysisConfig() AnalysisConfig {
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = 10 * time.Second
 	return AnalysisConfig{
-		Events: []string{rules.EventCreated, rules.EventResolved},
-		Client: client,
-		Retry:  AnalysisRetryConfig{InitialInterval: time.Second, MaxInterval: 5 * time.Minute, MaxAge: 24 * time.Hour},
+		Events:      []string{rules.EventCreated, rules.EventResolved},
+		Client:      client,
+		Retry:       AnalysisRetryConfig{InitialInterval: time.Second, MaxInterval: 5 * time.Minute, MaxAge: 24 * time.Hour},
+		MaxInFlight: defaultMaxInFlight,
 	}
 }
 
@@ -231,6 +237,9 @@ func (a *AnalysisConfig) validate() error {
 		// The dispatcher's lease on an event is the timeout plus a margin; no
 		// timeout would let one hung service hold an event for ever.
 		errs = append(errs, fmt.Errorf("client.timeout must be positive, got %v", a.Client.Timeout))
+	}
+	if a.MaxInFlight < 1 || a.MaxInFlight > maxMaxInFlight {
+		errs = append(errs, fmt.Errorf("max_in_flight must be between 1 and %d, got %d", maxMaxInFlight, a.MaxInFlight))
 	}
 	r := a.Retry
 	if r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval || r.MaxAge <= 0 {

@@ -233,6 +233,20 @@ func alertLogs(fp string, startsAt time.Time) plog.Logs {
 	return ld
 }
 
+func resolvedLogs(fp string, startsAt time.Time) plog.Logs {
+	ld := alertLogs(fp, startsAt)
+	forEach(ld, func(lr plog.LogRecord) {
+		lr.Attributes().PutStr(incident.AttrStatus, incident.StatusResolved)
+		lr.Attributes().PutStr(incident.AttrEndsAt, startsAt.Add(time.Minute).Format(time.RFC3339Nano))
+	})
+	return ld
+}
+
+func inGroupLogs(ld plog.Logs, key string) plog.Logs {
+	forEach(ld, func(lr plog.LogRecord) { lr.Attributes().PutStr(incident.AttrGroupKey, key) })
+	return ld
+}
+
 func forEach(ld plog.Logs, fn func(plog.LogRecord)) {
 	for i := range ld.ResourceLogs().Len() {
 		for j := range ld.ResourceLogs().At(i).ScopeLogs().Len() {

@@ -41,12 +41,22 @@ type AlertRow struct {
 
 // claimOutbox leases due events: their next attempt moves to the lease's end,
 // so that a replica that dies while delivering lets another one retry after
-// the lease. PostgreSQL's SKIP LOCKED keeps replicas claiming at once from
-// waiting on, or taking, each other's rows.
+// the lease. Only an incident's earliest pending event can be claimed: the
+// next one waits until it is delivered or failed for good, on every replica,
+// so that a consumer sees an incident's events in the order they happened
+// (an incident's events are written under its group's lock, so their ids
+// follow that order). A claim thus holds at most one event per incident.
+// PostgreSQL's SKIP LOCKED keeps replicas claiming at once from waiting on,
+// or taking, each other's rows; an earlier event another replica is claiming
+// still counts as pending.
 const claimOutbox = `
 UPDATE analysis_outbox SET next_attempt_at = $2
-WHERE id IN (SELECT id FROM analysis_outbox WHERE status = 'pending' AND next_attempt_at <= $1
-             ORDER BY id LIMIT $3%s)
+WHERE id IN (
+    SELECT o.id FROM analysis_outbox o
+    WHERE o.status = 'pending' AND o.next_attempt_at <= $1
+      AND NOT EXISTS (SELECT 1 FROM analysis_outbox e
+                      WHERE e.incident_id = o.incident_id AND e.status = 'pending' AND e.id < o.id)
+    ORDER BY o.id LIMIT $3%s)
 RETURNING id, CAST(incident_id AS TEXT), event, event_key, attempts, created_at`
 
 const incidentForOutbox = `
@@ -59,7 +69,8 @@ const alertsForOutbox = `
 SELECT fingerprint, status, title, severity, starts_at, ends_at, CAST(labels AS TEXT)
 FROM incident_alerts WHERE incident_id = $1 ORDER BY first_seen_at, fingerprint LIMIT $2`
 
-// ClaimOutbox leases up to limit due events until now + lease.
+// ClaimOutbox leases up to limit due events, at most one per incident, until
+// now + lease.
 func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error) {
 	var events []OutboxEvent
 	err := eachRow(s.db.QueryContext(ctx, fmt.Sprintf(claimOutbox, s.d.skipLocked()), s.d.ts(now), s.d.ts(now.Add(lease)), limit))(
