@@ -36,7 +36,7 @@ type Config struct {
 	// for this long; 0 turns it off.
 	AutoResolveAfter time.Duration `mapstructure:"auto_resolve_after"`
 
-	// Grouping chooses which alerts share an incident (DESIGN §9).
+	// Grouping chooses which alerts share an incident (README, "Grouping").
 	Grouping GroupingConfig `mapstructure:"grouping"`
 
 	// ReopenWindow: a new alert of a group whose latest incident resolved
@@ -45,7 +45,7 @@ type Config struct {
 	ReopenWindow time.Duration `mapstructure:"reopen_window"`
 
 	// Heartbeat turns an always-firing alert into a dead man's switch per
-	// integration (DESIGN §10).
+	// integration (README, "Heartbeats").
 	Heartbeat HeartbeatConfig `mapstructure:"heartbeat"`
 
 	// Analysis notifies the incident-analysis service of incident changes.

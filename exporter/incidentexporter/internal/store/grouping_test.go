@@ -89,7 +89,7 @@ func outboxEvents(t *testing.T, s *Store) []string {
 
 var allEvents = []string{rules.EventCreated, rules.EventResolved, rules.EventReopened, rules.EventAlertAdded}
 
-// DESIGN §9 with by: group_key, on both engines.
+// Grouping (README, "Grouping") with by: group_key, on both engines.
 func TestGroupByGroupKey(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
 		s := e.open(Options{AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})

@@ -22,7 +22,7 @@ func watchdog(scope string, status string) Alert {
 
 var heartbeatRules = rules.Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: 2 * time.Second}
 
-// DESIGN §10 on both engines, with an injected clock.
+// Heartbeats (README, "Heartbeats") on both engines, with an injected clock.
 func TestHeartbeats(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
@@ -113,4 +113,38 @@ func TestHeartbeatSweepAcrossReplicas(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 2, countWhere(t, a, "incidents", "source = 'heartbeat'"), "one per silent scope")
 	assert.Equal(t, 1, countWhere(t, a, "incidents", "source = 'heartbeat' AND dedup_scope = 'prod'"))
+}
+
+// An integration no receiver serves any more is no longer watched: its open
+// heartbeat incident resolves with its reason, its heartbeat is forgotten,
+// and no incident opens for it again; the others are untouched.
+func TestForgetHeartbeatsOfRemovedIntegrations(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engine) {
+		clock := newClock(t0)
+		s := e.open(Options{Clock: clock.Now, Rules: heartbeatRules, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		verdicts(t, s, watchdog("p1", incident.StatusFiring), watchdog("p2", incident.StatusFiring))
+		clock.set(t0.Add(10 * time.Minute))
+		opened, _, err := s.CheckHeartbeats(context.Background())
+		require.NoError(t, err)
+		require.EqualValues(t, 2, opened)
+
+		served := func(scope string) bool { return scope == "p1" }
+		resolved, err := s.ForgetHeartbeats(context.Background(), served)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, resolved)
+		assert.Equal(t, 1, countWhere(t, s, "incidents", "dedup_scope = 'p2' AND status = 'resolved' AND resolution_reason = 'integration_removed'"))
+		assert.Equal(t, 1, countWhere(t, s, "incidents", "dedup_scope = 'p1' AND status = 'open'"), "a served integration stays watched")
+		assert.Equal(t, 0, countWhere(t, s, "heartbeats", "dedup_scope = 'p2'"))
+		assert.Equal(t, []string{rules.EventCreated, rules.EventCreated, rules.EventResolved}, outboxEvents(t, s))
+
+		clock.set(t0.Add(time.Hour))
+		opened, beats, err := s.CheckHeartbeats(context.Background())
+		require.NoError(t, err)
+		assert.Zero(t, opened, "p2 is not watched any more; p1's incident is already open")
+		require.Len(t, beats, 1)
+		assert.Equal(t, "p1", beats[0].Scope)
+		resolved, err = s.ForgetHeartbeats(context.Background(), served)
+		require.NoError(t, err)
+		assert.Zero(t, resolved, "forgotten once")
+	})
 }

@@ -87,6 +87,34 @@ func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error)
 	return opened, beats, err
 }
 
+// ForgetHeartbeats stops watching the heartbeats of the scopes served says
+// no receiver serves any more (an integration removed from the config):
+// each one's open heartbeat incident resolves (integration_removed) and its
+// heartbeat is forgotten, so that none opens again. It returns how many
+// incidents it resolved.
+func (s *Store) ForgetHeartbeats(ctx context.Context, served func(scope string) bool) (int64, error) {
+	name := s.rules.HeartbeatAlertname
+	if name == "" {
+		return 0, nil
+	}
+	var ops []rules.Op
+	err := eachRow(s.db.QueryContext(ctx, selectHeartbeatAges, name))(func(scan func(...any) error) error {
+		var scope string
+		var last any
+		if err := scan(&scope, &last); err != nil {
+			return err
+		}
+		if !served(scope) {
+			ops = append(ops, rules.ForgetScopeOp(scope))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, classify(fmt.Errorf("reading heartbeats: %w", err))
+	}
+	return s.sweep(ctx, ops)
+}
+
 // sweep runs ops in transactions of sweepBatch and counts what they changed.
 // Each transaction has the commit deadline of the write path: a sweep must
 // not hold its groups' locks for longer than a sender's write would.

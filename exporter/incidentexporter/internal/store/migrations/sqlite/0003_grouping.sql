@@ -1,4 +1,4 @@
--- Grouping (DESIGN §9): an incident is the open incident of a group of alerts,
+-- Grouping (README, "Grouping"): an incident is the open incident of a group of alerts,
 -- and every alert instance is a member row. Existing incidents become groups
 -- of one (group_key = fingerprint, one member each), which is exactly the
 -- default `grouping.by: alert`.

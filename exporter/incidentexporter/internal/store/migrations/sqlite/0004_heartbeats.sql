@@ -1,4 +1,4 @@
--- Heartbeats (DESIGN §10): the last heartbeat alert of each scope.
+-- Heartbeats (README, "Heartbeats"): the last heartbeat alert of each scope.
 CREATE TABLE heartbeats (
     dedup_scope   TEXT PRIMARY KEY,
     alertname     TEXT NOT NULL,
