@@ -1,11 +1,21 @@
-// Package store keeps incidents in SQLite or PostgreSQL. Every dedup,
-// grouping, reopen and heartbeat rule lives in rules.go and runs the same on
-// both engines; the engines differ only in SQL dialect (dialect.go). Each
-// transaction first locks the groups it touches (PostgreSQL advisory locks;
-// SQLite has one writer), so the rules read and write a group alone, and
-// unique indexes stand behind them: concurrent writers (goroutines, replicas,
-// an Alertmanager HA pair) cannot make two open incidents of one group or two
-// firing instances of one alert.
+// Package store keeps incidents in SQLite or PostgreSQL. The rules (package
+// rules) decide what every alert, sweep and action does; this package reads
+// the rows they need, runs them and writes what they changed, the same on
+// both engines (dialect.go holds what differs). Each transaction first locks
+// the groups it touches (PostgreSQL advisory locks; SQLite has one writer),
+// so the rules read and write a group alone, and unique indexes stand behind
+// them: concurrent writers (goroutines, replicas, an Alertmanager HA pair)
+// cannot make two open incidents of one group or two firing instances of one
+// alert.
+//
+// Words, one meaning each, in the code, the schema and the README:
+//   - scope: the integration an alert came through (dedup_scope).
+//   - alert: (scope, fingerprint).
+//   - instance: one firing of an alert, (scope, fingerprint, starts_at).
+//   - member: an instance as a row of its incident (incident_alerts).
+//   - group: the alerts that share an incident, (scope, group_key).
+//   - incident: a group's open incident, or one of its resolved ones.
+//   - batch: the requests one transaction commits together (committer.go).
 package store // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 
 import (
