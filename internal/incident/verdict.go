@@ -5,7 +5,8 @@ import (
 	"sync"
 )
 
-// Verdict is what the store did with one alert.
+// Verdict is what the store did with one operation: an alert, a sweep's
+// check, a person's action.
 type Verdict string
 
 const (
@@ -15,7 +16,9 @@ const (
 	VerdictDuplicate Verdict = "duplicate"
 	// VerdictResolved: the open incident was resolved.
 	VerdictResolved Verdict = "resolved"
-	// VerdictIgnored: a resolved notification with no firing alert to close.
+	// VerdictIgnored: a resolved notification with no firing alert to close,
+	// or an action that does not apply (Outcome.Reason says why: an
+	// acknowledgement of a resolved incident).
 	VerdictIgnored Verdict = "ignored"
 	// VerdictGrouped: a new alert joined the open incident of its group.
 	VerdictGrouped Verdict = "grouped"
@@ -33,10 +36,12 @@ const (
 	// matched an active silence: it is stored, held by the silence
 	// (Outcome.SilenceID), and opens no incident while the silence lasts.
 	VerdictSilenced Verdict = "silenced"
-	// VerdictAcknowledged: an acknowledgement from the sender (PagerDuty's
-	// event_action acknowledge) acknowledged the open incident holding the
-	// alert.
+	// VerdictAcknowledged: a person (through the incident API) or a sender
+	// (PagerDuty's event_action acknowledge) acknowledged an open incident.
 	VerdictAcknowledged Verdict = "acknowledged"
+	// VerdictUnacknowledged: a person took an acknowledgement back; the
+	// incident is open again.
+	VerdictUnacknowledged Verdict = "unacknowledged"
 	// VerdictUnchanged: a sweep's check found nothing to do (the incident
 	// was touched since the sweep looked, the heartbeat came back).
 	VerdictUnchanged Verdict = "unchanged"

@@ -26,21 +26,24 @@ func (r *run) fire(a *Alert, g GroupRef) incident.Outcome {
 	case inc != nil:
 		// A new alert of a group with an open incident joins it.
 		r.join(inc, a)
-		r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertAdded, Key: a.Fingerprint + "@" + a.StartsAt.UTC().Format(time.RFC3339Nano)})
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertAdded, Key: a.Fingerprint + "@" + a.StartsAt.UTC().Format(time.RFC3339Nano), Fingerprint: a.Fingerprint})
 		return outcome(incident.VerdictGrouped, inc)
 	case r.reopens(g, a.StartsAt):
 		// The group's incident resolved moments ago: the same problem flaps.
 		inc = r.st.latest[g]
 		delete(r.st.latest, g)
 		r.st.open[g] = inc
-		inc.Status, inc.ResolvedAt, inc.Reason = StatusOpen, time.Time{}, ""
+		// A new occurrence of the problem: whoever acknowledged or resolved
+		// the last one has not seen this one.
+		inc.Status, inc.ResolvedAt, inc.Reason, inc.ResolvedBy = StatusOpen, time.Time{}, "", ""
+		inc.AcknowledgedAt, inc.AcknowledgedBy = time.Time{}, ""
 		inc.ReopenCount++
 		r.join(inc, a)
-		r.st.queue(Event{IncidentID: inc.ID, Name: EventReopened, Key: strconv.FormatInt(inc.ReopenCount, 10)})
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventReopened, Key: strconv.FormatInt(inc.ReopenCount, 10), Fingerprint: a.Fingerprint})
 		return outcome(incident.VerdictReopened, inc)
 	default:
 		inc = r.create(g, a)
-		r.st.queue(Event{IncidentID: inc.ID, Name: EventCreated})
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventCreated, Fingerprint: a.Fingerprint})
 		r.addMember(inc, a)
 		return outcome(incident.VerdictCreated, inc)
 	}
@@ -78,7 +81,7 @@ func (r *run) join(inc *Incident, a *Alert) {
 // addMember records a's instance, firing, in inc.
 func (r *run) addMember(inc *Incident, a *Alert) {
 	r.st.AddMember(&Member{
-		IncidentID: inc.ID, Ref: a.Instance(), Status: StatusFiring, Title: a.Title, LastSeenAt: r.now,
+		IncidentID: inc.ID, Ref: a.Instance(), Status: StatusFiring, Title: a.Title, FirstSeenAt: r.now, LastSeenAt: r.now,
 		Occurrences: 1, Severity: a.Severity, Labels: a.Labels, Annotations: a.Annotations, Change: Created,
 	})
 }
@@ -131,11 +134,12 @@ func (r *run) resolve(a *Alert) incident.Outcome {
 		endsAt = r.now
 	}
 	r.resolveMember(m, endsAt)
+	r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertResolved, Fingerprint: a.Fingerprint})
 	inc.FiringAlerts--
 	inc.LastSeenAt = r.now
 	inc.touch()
 	if r.ResolveOn == ResolveOnFirst || inc.FiringAlerts <= 0 {
-		r.resolveIncident(inc, endsAt, ReasonAlertResolved)
+		r.resolveIncident(inc, endsAt, Event{Reason: ReasonAlertResolved})
 		return outcome(incident.VerdictResolved, inc)
 	}
 	return outcome(incident.VerdictAlertResolved, inc)

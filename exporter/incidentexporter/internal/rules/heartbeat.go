@@ -18,7 +18,7 @@ func (r *run) heartbeat(a *Alert) incident.Outcome {
 	r.st.heartbeats[a.Scope] = r.now
 	out := incident.Outcome{Verdict: incident.VerdictHeartbeat, Title: a.Title}
 	if inc := r.st.open[GroupRef{a.Scope, heartbeatGroupKey}]; inc != nil {
-		r.resolveIncident(inc, r.now, ReasonHeartbeat)
+		r.resolveIncident(inc, r.now, Event{Reason: ReasonHeartbeat})
 		out.IncidentID = inc.ID
 	}
 	return out
@@ -53,7 +53,7 @@ func (r *run) forgetScope(scope string) incident.Outcome {
 	r.st.forgotten = append(r.st.forgotten, scope)
 	delete(r.st.heartbeats, scope)
 	if inc := r.st.open[GroupRef{scope, heartbeatGroupKey}]; inc != nil {
-		r.resolveIncident(inc, r.now, ReasonIntegrationRemoved)
+		r.resolveIncident(inc, r.now, Event{Reason: ReasonIntegrationRemoved})
 		return outcome(incident.VerdictResolved, inc)
 	}
 	return incident.Outcome{Verdict: incident.VerdictUnchanged}

@@ -55,6 +55,11 @@ const (
 	// serves any more: its heartbeat incident resolves, its heartbeat is
 	// forgotten.
 	KindForgetScope
+	// KindAcknowledge, KindUnacknowledge and KindResolve are a person's
+	// actions on an incident (actions.go).
+	KindAcknowledge
+	KindUnacknowledge
+	KindResolve
 )
 
 // Op is one operation of a transaction. Build it with the constructors:
@@ -62,8 +67,9 @@ const (
 type Op struct {
 	Kind       Kind
 	Alert      *Alert    // KindAlert
-	IncidentID string    // KindAutoResolve
+	IncidentID string    // KindAutoResolve and the actions
 	Cutoff     time.Time // KindAutoResolve
+	By, Note   string    // the actions: who, and what they wrote
 	group      GroupRef
 }
 
@@ -103,6 +109,12 @@ func ForgetScopeOp(scope string) Op {
 	return Op{Kind: KindForgetScope, group: GroupRef{scope, heartbeatGroupKey}}
 }
 
+// ActionOp is a person's action (KindAcknowledge, KindUnacknowledge,
+// KindResolve) on incident id of group g.
+func ActionOp(kind Kind, id string, g GroupRef, by, note string) Op {
+	return Op{Kind: kind, IncidentID: id, By: by, Note: note, group: g}
+}
+
 // Reads says which rows an operation needs besides its group's open and
 // latest resolved incident.
 type Reads struct {
@@ -112,6 +124,8 @@ type Reads struct {
 	// in, because resolving the alert may resolve that incident with others
 	// still firing.
 	FiringOfAlert bool
+	// Incident: this incident, whatever its status.
+	Incident string
 	// FiringOf: every firing instance of this incident.
 	FiringOf string
 	// Heartbeat: the scope's last heartbeat.
@@ -129,6 +143,10 @@ func (c *Config) Reads(o *Op) Reads {
 		return Reads{Instance: true, FiringOfAlert: resolving && c.ResolveOn == ResolveOnFirst}
 	case KindAutoResolve:
 		return Reads{FiringOf: o.IncidentID}
+	case KindAcknowledge, KindUnacknowledge:
+		return Reads{Incident: o.IncidentID}
+	case KindResolve:
+		return Reads{Incident: o.IncidentID, FiringOf: o.IncidentID}
 	case KindHeartbeatCheck:
 		return Reads{Heartbeat: true}
 	default:

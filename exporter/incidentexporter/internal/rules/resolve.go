@@ -9,22 +9,25 @@ import (
 
 // resolveIncident resolves inc at endsAt (never before it was detected),
 // and every instance of it that still fires (the store read them all:
-// Reads).
-func (r *run) resolveIncident(inc *Incident, endsAt time.Time, reason string) {
-	inc.Status, inc.ResolvedAt, inc.Reason = StatusResolved, later(endsAt, inc.DetectedAt), reason
+// Reads). why is the resolved event without its name: the reason, and the
+// person of a manual resolve.
+func (r *run) resolveIncident(inc *Incident, endsAt time.Time, why Event) {
+	inc.Status, inc.ResolvedAt, inc.Reason = StatusResolved, later(endsAt, inc.DetectedAt), why.Reason
+	inc.ResolvedBy = why.By
 	inc.FiringAlerts = 0
 	inc.touch()
 	for _, m := range r.st.firingMembers(inc) {
 		r.resolveMember(m, inc.ResolvedAt)
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertResolved, Fingerprint: m.Ref.Fingerprint})
 	}
 	g := inc.Group()
 	delete(r.st.open, g)
 	r.st.latest[g] = inc
-	key := ""
+	why.IncidentID, why.Name = inc.ID, EventResolved
 	if inc.ReopenCount > 0 {
-		key = strconv.FormatInt(inc.ReopenCount, 10)
+		why.Key = strconv.FormatInt(inc.ReopenCount, 10)
 	}
-	r.st.queue(Event{IncidentID: inc.ID, Name: EventResolved, Key: key})
+	r.st.queue(why)
 }
 
 // autoResolve resolves an incident no notification touched since cutoff
@@ -35,6 +38,6 @@ func (r *run) autoResolve(id string, cutoff time.Time) incident.Outcome {
 		// Touched or resolved since the sweep looked.
 		return incident.Outcome{Verdict: incident.VerdictUnchanged, IncidentID: id}
 	}
-	r.resolveIncident(inc, r.now, ReasonAutoResolved)
+	r.resolveIncident(inc, r.now, Event{Reason: ReasonAutoResolved})
 	return outcome(incident.VerdictResolved, inc)
 }

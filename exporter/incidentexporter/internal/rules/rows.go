@@ -39,6 +39,9 @@ type Incident struct {
 	DetectedAt, ResolvedAt, LastSeenAt                        time.Time // ResolvedAt zero: not resolved
 	Occurrences, AlertCount, FiringAlerts, ReopenCount        int64
 	Reason                                                    string // resolution_reason; "" while open
+	ResolvedBy                                                string // who resolved it by hand
+	AcknowledgedAt                                            time.Time
+	AcknowledgedBy                                            string
 
 	// Written only when the row is created.
 	Project, Source, Description, ServiceName, Labels, Annotations, GeneratorURL, PreviousID string
@@ -49,6 +52,18 @@ type Incident struct {
 // Group is the incident's group.
 func (inc *Incident) Group() GroupRef { return GroupRef{inc.Scope, inc.GroupKey} }
 
+// Shown statuses: an acknowledged incident is open for every rule; only
+// people see it as acknowledged.
+const StatusAcknowledged = "acknowledged"
+
+// ShownStatus is the status people see: open, acknowledged or resolved.
+func (inc *Incident) ShownStatus() string {
+	if inc.Status == StatusOpen && !inc.AcknowledgedAt.IsZero() {
+		return StatusAcknowledged
+	}
+	return inc.Status
+}
+
 // touch marks a row read from the store as changed; a created row stays created.
 func (inc *Incident) touch() {
 	if inc.Change == Unchanged {
@@ -58,11 +73,11 @@ func (inc *Incident) touch() {
 
 // Member is one alert instance of an incident.
 type Member struct {
-	IncidentID         string
-	Ref                InstanceRef
-	Status, Title      string
-	EndsAt, LastSeenAt time.Time // EndsAt zero: still firing
-	Occurrences        int64
+	IncidentID                      string
+	Ref                             InstanceRef
+	Status, Title                   string
+	EndsAt, FirstSeenAt, LastSeenAt time.Time // EndsAt zero: still firing
+	Occurrences                     int64
 
 	// Written only when the row is created.
 	Severity, Labels, Annotations string
@@ -76,22 +91,31 @@ func (m *Member) touch() {
 	}
 }
 
-// Event is one change of an incident: the store queues it for the analysis
-// service.
+// Event is one change of an incident: a row of its timeline, and what the
+// store notifies (the analysis service, notification sinks).
 type Event struct {
 	IncidentID string
 	Name       string
 	// Key tells apart events of one incident with the same name (a second
 	// resolution after a reopen, each alert added); "" for the first.
 	Key string
+	// Fingerprint: the alert of created, alert_added and alert_resolved.
+	Fingerprint string
+	// By and Note: the person of an action, and what they wrote.
+	By, Note string
+	// Reason: why a resolved incident resolved.
+	Reason string
 }
 
 // Event names.
 const (
-	EventCreated    = "created"
-	EventResolved   = "resolved"
-	EventReopened   = "reopened"
-	EventAlertAdded = "alert_added"
+	EventCreated        = "created"
+	EventResolved       = "resolved"
+	EventReopened       = "reopened"
+	EventAlertAdded     = "alert_added"
+	EventAlertResolved  = "alert_resolved"
+	EventAcknowledged   = "acknowledged"
+	EventUnacknowledged = "unacknowledged"
 )
 
 // Resolution reasons (incidents.resolution_reason).
@@ -100,6 +124,7 @@ const (
 	ReasonAutoResolved       = "auto_resolved"
 	ReasonHeartbeat          = "heartbeat_received"
 	ReasonIntegrationRemoved = "integration_removed"
+	ReasonManual             = "manual"
 )
 
 // Beat is a heartbeat to record: its scope's last heartbeat is now.

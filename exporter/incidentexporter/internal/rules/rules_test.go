@@ -126,9 +126,16 @@ func changes(st *State) []string {
 				name += "<" + inc.PreviousID
 			}
 		}
-		out = append(out, fmt.Sprintf("incident %s %s %s detected=%s resolved=%s seen=%s occ=%d alerts=%d firing=%d reopens=%d %s",
+		line := fmt.Sprintf("incident %s %s %s detected=%s resolved=%s seen=%s occ=%d alerts=%d firing=%d reopens=%d %s",
 			name, inc.Status, inc.Severity, ts(inc.DetectedAt), ts(inc.ResolvedAt), ts(inc.LastSeenAt), inc.Occurrences,
-			inc.AlertCount, inc.FiringAlerts, inc.ReopenCount, inc.Reason))
+			inc.AlertCount, inc.FiringAlerts, inc.ReopenCount, inc.Reason)
+		if !inc.AcknowledgedAt.IsZero() {
+			line += fmt.Sprintf(" acked=%s by %s", ts(inc.AcknowledgedAt), inc.AcknowledgedBy)
+		}
+		if inc.ResolvedBy != "" {
+			line += " resolved_by=" + inc.ResolvedBy
+		}
+		out = append(out, line)
 	}
 	for _, m := range st.Members() {
 		if m.Change == Unchanged {
@@ -149,7 +156,13 @@ func changes(st *State) []string {
 		if inc := st.Incident(e.IncidentID); inc != nil && inc.Change == Created {
 			name = "new:" + inc.GroupKey
 		}
-		out = append(out, fmt.Sprintf("event %s %s %s", name, e.Name, e.Key))
+		line := "event " + name + " " + e.Name
+		for _, kv := range [][2]string{{"key", e.Key}, {"fp", e.Fingerprint}, {"by", e.By}, {"note", e.Note}, {"reason", e.Reason}} {
+			if kv[1] != "" {
+				line += " " + kv[0] + "=" + kv[1]
+			}
+		}
+		out = append(out, line)
 	}
 	for _, b := range st.Beats() {
 		out = append(out, "beat "+b.Scope)
@@ -170,6 +183,13 @@ func TestRules(t *testing.T) {
 	check := func(s string) op { return func(*Config) Op { return HeartbeatCheckOp(s) } }
 	forget := func(s string) op { return func(*Config) Op { return ForgetScopeOp(s) } }
 	heartbeats := Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: 5 * time.Minute}
+	act := func(kind Kind, id, key string) op {
+		return func(*Config) Op { return ActionOp(kind, id, GroupRef{scope, key}, "alice", "on it") }
+	}
+	acked := func(inc *Incident, ms []*Member) []any {
+		inc.AcknowledgedAt, inc.AcknowledgedBy = t0.Add(time.Minute), "bob"
+		return pair(inc, ms)
+	}
 
 	tests := []struct {
 		name    string
@@ -185,7 +205,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0))},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
-				"event new:a created ",
+				"event new:a created fp=a",
 				"incident new:a open medium detected=0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
 				"member new a@0s in new:a firing ends=- occ=1",
 			},
@@ -242,7 +262,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", now).unknownStart())},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
-				"event new:a created ",
+				"event new:a created fp=a",
 				"incident new:a open medium detected=1h0m0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
 				"member new a@1h0m0s in new:a firing ends=- occ=1",
 			},
@@ -254,7 +274,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("b", t0.Add(time.Minute)).in("g").severity(incident.SeverityCritical))},
 			want: []incident.Verdict{incident.VerdictGrouped},
 			changes: []string{
-				"event inc-g alert_added b@2026-12-01T10:01:00Z",
+				"event inc-g alert_added key=b@2026-12-01T10:01:00Z fp=b",
 				"incident inc-g open critical detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=2 reopens=0 ",
 				"member new b@1m0s in inc-g firing ends=- occ=1",
 			},
@@ -269,7 +289,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("b", t0).in("g").severity(incident.SeverityLow))},
 			want: []incident.Verdict{incident.VerdictGrouped},
 			changes: []string{
-				"event inc-g alert_added b@2026-12-01T10:00:00Z",
+				"event inc-g alert_added key=b@2026-12-01T10:00:00Z fp=b",
 				"incident inc-g open critical detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=2 reopens=0 ",
 				"member new b@0s in inc-g firing ends=- occ=1",
 			},
@@ -279,8 +299,8 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0).in("g")), fire(alert("b", t0).in("g"))},
 			want: []incident.Verdict{incident.VerdictCreated, incident.VerdictGrouped},
 			changes: []string{
-				"event new:g alert_added b@2026-12-01T10:00:00Z",
-				"event new:g created ",
+				"event new:g alert_added key=b@2026-12-01T10:00:00Z fp=b",
+				"event new:g created fp=a",
 				"incident new:g open medium detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=2 reopens=0 ",
 				"member new a@0s in new:g firing ends=- occ=1",
 				"member new b@0s in new:g firing ends=- occ=1",
@@ -294,7 +314,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0.Add(10*time.Minute)))},
 			want: []incident.Verdict{incident.VerdictReopened},
 			changes: []string{
-				"event old-a reopened 1",
+				"event old-a reopened key=1 fp=a",
 				"incident old-a open medium detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=1 reopens=1 ",
 				"member new a@10m0s in old-a firing ends=- occ=1",
 			},
@@ -306,7 +326,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
-				"event new:a created ",
+				"event new:a created fp=a",
 				"incident new:a<old-a open medium detected=1m0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
 				"member new a@1m0s in new:a firing ends=- occ=1",
 			},
@@ -318,7 +338,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0.Add(10*time.Minute)))},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
-				"event new:a created ",
+				"event new:a created fp=a",
 				"incident new:a<old-a open medium detected=10m0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
 				"member new a@10m0s in new:a firing ends=- occ=1",
 			},
@@ -329,7 +349,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0.Add(6*time.Minute)))},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
-				"event new:a created ",
+				"event new:a created fp=a",
 				"incident new:a<old-a open medium detected=6m0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
 				"member new a@6m0s in new:a firing ends=- occ=1",
 			},
@@ -341,7 +361,8 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0).resolvedAt(t0.Add(3 * time.Minute)))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
-				"event inc-a resolved ",
+				"event inc-a alert_resolved fp=a",
+				"event inc-a resolved reason=alert_resolved",
 				"incident inc-a resolved medium detected=0s resolved=3m0s seen=1h0m0s occ=1 alerts=1 firing=0 reopens=0 alert_resolved",
 				"member upd a@0s in inc-a resolved ends=3m0s occ=1",
 			},
@@ -352,7 +373,8 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0).resolvedAt(t0.Add(-time.Hour)))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
-				"event inc-a resolved ",
+				"event inc-a alert_resolved fp=a",
+				"event inc-a resolved reason=alert_resolved",
 				"incident inc-a resolved medium detected=0s resolved=0s seen=1h0m0s occ=1 alerts=1 firing=0 reopens=0 alert_resolved",
 				"member upd a@0s in inc-a resolved ends=0s occ=1",
 			},
@@ -363,7 +385,8 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0).resolvedAt(time.Time{}))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
-				"event inc-a resolved ",
+				"event inc-a alert_resolved fp=a",
+				"event inc-a resolved reason=alert_resolved",
 				"incident inc-a resolved medium detected=0s resolved=1h0m0s seen=1h0m0s occ=1 alerts=1 firing=0 reopens=0 alert_resolved",
 				"member upd a@0s in inc-a resolved ends=1h0m0s occ=1",
 			},
@@ -385,7 +408,8 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0.Add(-time.Hour)).unknownStart().resolvedAt(t0.Add(2 * time.Minute)))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
-				"event inc-a resolved ",
+				"event inc-a alert_resolved fp=a",
+				"event inc-a resolved reason=alert_resolved",
 				"incident inc-a resolved medium detected=0s resolved=2m0s seen=1h0m0s occ=1 alerts=1 firing=0 reopens=0 alert_resolved",
 				"member upd a@0s in inc-a resolved ends=2m0s occ=1",
 			},
@@ -396,6 +420,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0).in("g").resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictAlertResolved},
 			changes: []string{
+				"event inc-g alert_resolved fp=a",
 				"incident inc-g open medium detected=0s resolved=- seen=1h0m0s occ=1 alerts=2 firing=1 reopens=0 ",
 				"member upd a@0s in inc-g resolved ends=1m0s occ=1",
 			},
@@ -407,7 +432,9 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0).in("g").resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
-				"event inc-g resolved ",
+				"event inc-g alert_resolved fp=a",
+				"event inc-g alert_resolved fp=b",
+				"event inc-g resolved reason=alert_resolved",
 				"incident inc-g resolved medium detected=0s resolved=1m0s seen=1h0m0s occ=1 alerts=2 firing=0 reopens=0 alert_resolved",
 				"member upd a@0s in inc-g resolved ends=1m0s occ=1",
 				"member upd b@0s in inc-g resolved ends=1m0s occ=1",
@@ -423,7 +450,8 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0).resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
-				"event inc-a resolved 2",
+				"event inc-a alert_resolved fp=a",
+				"event inc-a resolved key=2 reason=alert_resolved",
 				"incident inc-a resolved medium detected=0s resolved=1m0s seen=1h0m0s occ=1 alerts=1 firing=0 reopens=2 alert_resolved",
 				"member upd a@0s in inc-a resolved ends=1m0s occ=1",
 			},
@@ -433,10 +461,11 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0)), fire(alert("a", t0).resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictCreated, incident.VerdictResolved},
 			changes: []string{
-				"event new:a created ",
+				"event new:a alert_resolved fp=a",
+				"event new:a created fp=a",
+				"event new:a resolved reason=alert_resolved",
 				"incident new:a resolved medium detected=0s resolved=1m0s seen=1h0m0s occ=1 alerts=1 firing=0 reopens=0 alert_resolved",
 				"member new a@0s in new:a resolved ends=1m0s occ=1",
-				"event " + "new:a" + " resolved ",
 			},
 		},
 		// auto-resolve
@@ -446,7 +475,9 @@ func TestRules(t *testing.T) {
 			ops:  []op{stale("inc-g", "g", t0.Add(time.Minute))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
-				"event inc-g resolved ",
+				"event inc-g alert_resolved fp=a",
+				"event inc-g alert_resolved fp=b",
+				"event inc-g resolved reason=auto_resolved",
 				"incident inc-g resolved medium detected=0s resolved=1h0m0s seen=0s occ=1 alerts=2 firing=0 reopens=0 auto_resolved",
 				"member upd a@0s in inc-g resolved ends=1h0m0s occ=1",
 				"member upd b@0s in inc-g resolved ends=1h0m0s occ=1",
@@ -464,6 +495,83 @@ func TestRules(t *testing.T) {
 			ops:  []op{stale("old-g", "g", now)},
 			want: []incident.Verdict{incident.VerdictUnchanged},
 		},
+		// a person's actions
+		{
+			name: "acknowledging an open incident records who and when",
+			rows: with(pair(openIncident("a", "a"))...),
+			ops:  []op{act(KindAcknowledge, "inc-a", "a")},
+			want: []incident.Verdict{incident.VerdictAcknowledged},
+			changes: []string{
+				"event inc-a acknowledged key=2026-12-01T11:00:00Z by=alice note=on it",
+				"incident inc-a open medium detected=0s resolved=- seen=0s occ=1 alerts=1 firing=1 reopens=0  acked=1h0m0s by alice",
+			},
+		},
+		{
+			name: "the first acknowledgement stays",
+			rows: with(acked(openIncident("a", "a"))...),
+			ops:  []op{act(KindAcknowledge, "inc-a", "a")},
+			want: []incident.Verdict{incident.VerdictUnchanged},
+		},
+		{
+			name: "a resolved incident cannot be acknowledged",
+			rows: with(pair(resolvedIncident("a", "a", t0))...),
+			ops:  []op{act(KindAcknowledge, "old-a", "a"), act(KindUnacknowledge, "old-a", "a")},
+			want: []incident.Verdict{incident.VerdictIgnored, incident.VerdictIgnored},
+		},
+		{
+			name: "unacknowledging opens the incident again",
+			rows: with(acked(openIncident("a", "a"))...),
+			ops:  []op{act(KindUnacknowledge, "inc-a", "a"), act(KindUnacknowledge, "inc-a", "a")},
+			want: []incident.Verdict{incident.VerdictUnacknowledged, incident.VerdictUnchanged},
+			changes: []string{
+				"event inc-a unacknowledged key=2026-12-01T11:00:00Z by=alice note=on it",
+				"incident inc-a open medium detected=0s resolved=- seen=0s occ=1 alerts=1 firing=1 reopens=0 ",
+			},
+		},
+		{
+			name: "an acknowledged incident is open for every rule: a new alert joins it, a resolve resolves it",
+			rows: with(acked(openIncident("g", "a"))...),
+			ops:  []op{fire(alert("b", t0).in("g")), fire(alert("a", t0).in("g").resolvedAt(t0.Add(time.Minute))), fire(alert("b", t0).in("g").resolvedAt(t0.Add(2 * time.Minute)))},
+			want: []incident.Verdict{incident.VerdictGrouped, incident.VerdictAlertResolved, incident.VerdictResolved},
+			changes: []string{
+				"event inc-g alert_added key=b@2026-12-01T10:00:00Z fp=b",
+				"event inc-g alert_resolved fp=a",
+				"event inc-g alert_resolved fp=b",
+				"event inc-g resolved reason=alert_resolved",
+				"incident inc-g resolved medium detected=0s resolved=2m0s seen=1h0m0s occ=2 alerts=2 firing=0 reopens=0 alert_resolved acked=1m0s by bob",
+				"member new b@0s in inc-g resolved ends=2m0s occ=1",
+				"member upd a@0s in inc-g resolved ends=1m0s occ=1",
+			},
+		},
+		{
+			name: "resolving by hand resolves the incident and its firing alerts now; a repeat of an alert stays a duplicate",
+			rows: with(acked(openIncident("g", "a", "b"))...),
+			ops:  []op{act(KindResolve, "inc-g", "g"), fire(alert("a", t0).in("g")), act(KindResolve, "inc-g", "g")},
+			want: []incident.Verdict{incident.VerdictResolved, incident.VerdictDuplicate, incident.VerdictUnchanged},
+			changes: []string{
+				"event inc-g alert_resolved fp=a",
+				"event inc-g alert_resolved fp=b",
+				"event inc-g resolved by=alice note=on it reason=manual",
+				"incident inc-g resolved medium detected=0s resolved=1h0m0s seen=0s occ=1 alerts=2 firing=0 reopens=0 manual acked=1m0s by bob resolved_by=alice",
+				"member upd a@0s in inc-g resolved ends=1h0m0s occ=1",
+				"member upd b@0s in inc-g resolved ends=1h0m0s occ=1",
+			},
+		},
+		{
+			name: "after a manual resolve a new instance within reopen_window reopens it, unacknowledged",
+			cfg:  Config{ReopenWindow: time.Hour},
+			rows: with(acked(openIncident("a", "a"))...),
+			ops:  []op{act(KindResolve, "inc-a", "a"), fire(alert("a", now.Add(time.Minute)))},
+			want: []incident.Verdict{incident.VerdictResolved, incident.VerdictReopened},
+			changes: []string{
+				"event inc-a alert_resolved fp=a",
+				"event inc-a reopened key=1 fp=a",
+				"event inc-a resolved by=alice note=on it reason=manual",
+				"incident inc-a open medium detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=1 reopens=1 ",
+				"member new a@1h1m0s in inc-a firing ends=- occ=1",
+				"member upd a@0s in inc-a resolved ends=1h0m0s occ=1",
+			},
+		},
 		// heartbeats
 		{
 			name:    "a firing heartbeat refreshes its scope and opens nothing",
@@ -480,7 +588,7 @@ func TestRules(t *testing.T) {
 			want: []incident.Verdict{incident.VerdictHeartbeat},
 			changes: []string{
 				"beat prod",
-				"event hb resolved ",
+				"event hb resolved reason=heartbeat_received",
 				"incident hb resolved critical detected=0s resolved=1h0m0s seen=0s occ=1 alerts=0 firing=0 reopens=0 heartbeat_received",
 			},
 		},
@@ -498,7 +606,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{check(scope)},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
-				"event new: created ",
+				"event new: created",
 				"incident new: open critical detected=1h0m0s resolved=- seen=1h0m0s occ=1 alerts=0 firing=0 reopens=0 ",
 			},
 		},
@@ -529,7 +637,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{forget(scope), check(scope)},
 			want: []incident.Verdict{incident.VerdictResolved, incident.VerdictUnchanged},
 			changes: []string{
-				"event hb resolved ",
+				"event hb resolved reason=integration_removed",
 				"forget prod",
 				"incident hb resolved critical detected=0s resolved=1h0m0s seen=0s occ=1 alerts=0 firing=0 reopens=0 integration_removed",
 			},

@@ -50,6 +50,19 @@ func (r *run) apply(o *Op) incident.Outcome {
 		return r.heartbeatMissing(o.Scope())
 	case KindForgetScope:
 		return r.forgetScope(o.Scope())
+	case KindAcknowledge, KindUnacknowledge, KindResolve:
+		if r.st.incidents[o.IncidentID] == nil {
+			// The store reads the incident before it runs an action on it.
+			panic("rules: an action on an incident that was not read: " + o.IncidentID)
+		}
+		switch o.Kind {
+		case KindAcknowledge:
+			return r.acknowledge(o)
+		case KindUnacknowledge:
+			return r.unacknowledge(o)
+		default:
+			return r.manualResolve(o)
+		}
 	default:
 		panic(fmt.Sprintf("rules: operation of unknown kind %d", o.Kind))
 	}

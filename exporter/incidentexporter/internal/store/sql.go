@@ -119,7 +119,7 @@ var (
 )
 
 var templates = struct {
-	groups, incidentsByID, instances, firingOfAlerts, firingOf, updateIncidents, insertIncidents, updateMembers, insertMembers, insertOutbox template
+	groups, incidentsByID, instances, firingOfAlerts, firingOf, updateIncidents, insertIncidents, updateMembers, insertMembers, insertTimeline, insertOutbox template
 }{
 	// Each group's open incident and its latest resolved one.
 	groups: template{
@@ -179,6 +179,7 @@ SELECT ` + memberCols + ` FROM k JOIN incident_alerts m ON m.incident_id = k.id 
 	insertIncidents: insertInto(incidents, incidentInsert, ""),
 	updateMembers:   updateByKey(members, memberUpdate, 3),
 	insertMembers:   insertInto(members, memberInsert, ""),
+	insertTimeline:  insertInto(timeline, timelineInsert, ""),
 	insertOutbox: template{
 		head:  `INSERT INTO analysis_outbox (incident_id, event, event_key, created_at, next_attempt_at) VALUES `,
 		tail:  ` ON CONFLICT (incident_id, event, event_key) DO NOTHING`,
@@ -188,7 +189,8 @@ SELECT ` + memberCols + ` FROM k JOIN incident_alerts m ON m.incident_id = k.id 
 
 // statements are the templates rendered for one engine.
 type statements struct {
-	groups, incidentsByID, instances, firingOfAlerts, firingOf, updateIncidents, insertIncidents, updateMembers, insertMembers, insertOutbox rendered
+	groups, incidentsByID, instances, firingOfAlerts, firingOf, updateIncidents, insertIncidents, updateMembers, insertMembers,
+	insertTimeline, insertOutbox rendered
 }
 
 func renderStatements(d dialect) *statements {
@@ -198,7 +200,7 @@ func renderStatements(d dialect) *statements {
 		firingOfAlerts: t.firingOfAlerts.render(d), firingOf: t.firingOf.render(d),
 		updateIncidents: t.updateIncidents.render(d), insertIncidents: t.insertIncidents.render(d),
 		updateMembers: t.updateMembers.render(d), insertMembers: t.insertMembers.render(d),
-		insertOutbox: t.insertOutbox.render(d),
+		insertTimeline: t.insertTimeline.render(d), insertOutbox: t.insertOutbox.render(d),
 	}
 }
 
@@ -206,7 +208,7 @@ func renderStatements(d dialect) *statements {
 func (s *statements) all() []string {
 	var out []string
 	for _, r := range []rendered{
-		s.groups, s.incidentsByID, s.instances, s.firingOfAlerts, s.firingOf, s.updateIncidents, s.insertIncidents, s.updateMembers, s.insertMembers, s.insertOutbox,
+		s.groups, s.incidentsByID, s.instances, s.firingOfAlerts, s.firingOf, s.updateIncidents, s.insertIncidents, s.updateMembers, s.insertMembers, s.insertTimeline, s.insertOutbox,
 	} {
 		for _, text := range r {
 			out = append(out, text)

@@ -64,6 +64,8 @@ type Store struct {
 	// databases and schemas on the same PostgreSQL server.
 	lockSpace string
 	outboxed  chan struct{}
+	// explain, in tests, sees the incident list's query before it runs.
+	explain func(query string, args []any)
 }
 
 // Open connects to the store, applies the migrations and starts the group

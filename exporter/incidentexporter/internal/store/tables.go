@@ -35,6 +35,9 @@ var incidents = table[rules.Incident]{name: "incidents", alias: "i", fields: []i
 	{"annotations", colText, func(r *rules.Incident) any { return &r.Annotations }},
 	{"generator_url", colText, func(r *rules.Incident) any { return &r.GeneratorURL }},
 	{"previous_incident_id", colNullUUID, func(r *rules.Incident) any { return &r.PreviousID }},
+	{"acknowledged_at", colNullTime, func(r *rules.Incident) any { return &r.AcknowledgedAt }},
+	{"acknowledged_by", colNullText, func(r *rules.Incident) any { return &r.AcknowledgedBy }},
+	{"resolved_by", colNullText, func(r *rules.Incident) any { return &r.ResolvedBy }},
 }}
 
 var (
@@ -42,10 +45,12 @@ var (
 	incidentInsert = incidents.fields
 	// incidentUpdate is the key, then what the rules change.
 	incidentUpdate = incidents.pick("id", "status", "severity", "resolved_at", "resolution_reason", "updated_at",
-		"last_seen_at", "occurrences", "alert_count", "firing_alerts", "reopen_count")
-	// incidentRead is what the rules read.
+		"last_seen_at", "occurrences", "alert_count", "firing_alerts", "reopen_count", "acknowledged_at",
+		"acknowledged_by", "resolved_by")
+	// incidentRead is what the rules read: all they may write back.
 	incidentRead = incidents.pick("id", "dedup_scope", "group_key", "fingerprint", "title", "severity", "status",
-		"detected_at", "resolved_at", "last_seen_at", "occurrences", "alert_count", "firing_alerts", "reopen_count")
+		"detected_at", "resolved_at", "resolution_reason", "last_seen_at", "occurrences", "alert_count", "firing_alerts",
+		"reopen_count", "acknowledged_at", "acknowledged_by", "resolved_by")
 )
 
 type memberField = field[rules.Member]
@@ -61,8 +66,7 @@ var members = table[rules.Member]{name: "incident_alerts", alias: "m", fields: [
 	{"severity", colText, func(r *rules.Member) any { return &r.Severity }},
 	{"labels", colText, func(r *rules.Member) any { return &r.Labels }},
 	{"annotations", colText, func(r *rules.Member) any { return &r.Annotations }},
-	// A new row is first seen when it is last seen.
-	{"first_seen_at", colTime, func(r *rules.Member) any { return &r.LastSeenAt }},
+	{"first_seen_at", colTime, func(r *rules.Member) any { return &r.FirstSeenAt }},
 	{"last_seen_at", colTime, func(r *rules.Member) any { return &r.LastSeenAt }},
 	{"occurrences", colInt, func(r *rules.Member) any { return &r.Occurrences }},
 }}

@@ -116,7 +116,7 @@ func groupLockKey(space string, g rules.GroupRef) int64 {
 // ops need (rules.Reads): each group's open and latest resolved incident,
 // and what else each op asks for.
 func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.Op, locks []query) error {
-	var groups, instances, alertsFiring, incidentsFiring [][]any
+	var groups, byID, instances, alertsFiring, incidentsFiring [][]any
 	seen := map[any]bool{}
 	once := func(k any) bool {
 		if seen[k] {
@@ -139,6 +139,9 @@ func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.O
 		if reads.FiringOfAlert && once(o.Alert.Ref()) {
 			alertsFiring = append(alertsFiring, []any{o.Alert.Scope, o.Alert.Fingerprint})
 		}
+		if reads.Incident != "" && once("incident "+reads.Incident) {
+			byID = append(byID, []any{reads.Incident})
+		}
 		if reads.FiringOf != "" && once("firing of "+reads.FiringOf) {
 			incidentsFiring = append(incidentsFiring, []any{reads.FiringOf})
 		}
@@ -160,6 +163,7 @@ func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.O
 	readIncident := scanner(incidentRead, s.d, func(r *rules.Incident) { st.AddIncident(r) })
 	readMember := scanner(memberRead, s.d, st.AddMember)
 	qs = append(qs, s.sql.groups.queries(groups, readIncident)...)
+	qs = append(qs, s.sql.incidentsByID.queries(byID, readIncident)...)
 	qs = append(qs, s.sql.instances.queries(instances, readMember)...)
 	qs = append(qs, s.sql.firingOfAlerts.queries(alertsFiring, readMember)...)
 	qs = append(qs, s.sql.firingOf.queries(incidentsFiring, readMember)...)
@@ -205,7 +209,7 @@ func (s *Store) loadIncidentsOfFiring(ctx context.Context, tx txn, st *rules.Sta
 // leave the unique indexes before its successor enters them; incidents come
 // before the members and events that refer to them.
 func (s *Store) writes(st *rules.State, at time.Time) []query {
-	var updInc, insInc, updMem, insMem, events [][]any
+	var updInc, insInc, updMem, insMem, timelineRows, events [][]any
 	for _, inc := range st.Incidents() {
 		switch inc.Change {
 		case rules.Created:
@@ -224,6 +228,8 @@ func (s *Store) writes(st *rules.State, at time.Time) []query {
 	}
 	now := s.d.ts(at)
 	for _, e := range st.Events() {
+		row := TimelineEvent{IncidentID: e.IncidentID, At: at, Event: e.Name, By: e.By, Note: timelineNote(e), Fingerprint: e.Fingerprint}
+		timelineRows = append(timelineRows, bind(nil, &row, timelineInsert, s.d, at))
 		if s.events[e.Name] {
 			events = append(events, []any{e.IncidentID, e.Name, e.Key, now, now})
 		}
@@ -244,5 +250,19 @@ func (s *Store) writes(st *rules.State, at time.Time) []query {
 	for _, scope := range st.Forgotten() {
 		qs = append(qs, query{sql: deleteHeartbeat, args: []any{scope}})
 	}
+	qs = append(qs, s.sql.insertTimeline.queries(timelineRows, nil)...)
 	return append(qs, s.sql.insertOutbox.queries(events, nil)...)
+}
+
+// timelineNote is an event's note on the timeline: a resolution's reason,
+// before what the person wrote.
+func timelineNote(e rules.Event) string {
+	switch {
+	case e.Reason == "":
+		return e.Note
+	case e.Note == "":
+		return e.Reason
+	default:
+		return e.Reason + ": " + e.Note
+	}
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
 
-// releaseSchema applies the migrations of the release before grouping
-// (0001 incidents, 0002 outbox), as that release did.
-func releaseSchema(t *testing.T, db *sql.DB, d dialect) {
+// releaseSchema applies the migrations of an earlier release, up to
+// version last, as that release did.
+func releaseSchema(t *testing.T, db *sql.DB, d dialect, last int) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
@@ -28,7 +28,7 @@ func releaseSchema(t *testing.T, db *sql.DB, d dialect) {
 	migrations, err := loadMigrations(d)
 	require.NoError(t, err)
 	for _, m := range migrations {
-		if m.version <= 2 {
+		if m.version <= last {
 			require.NoError(t, applyMigration(ctx, conn, d, m), m.name)
 		}
 	}
@@ -58,7 +58,7 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 				db, err = sql.Open(tc.raw, dsn)
 			}
 			require.NoError(t, err)
-			releaseSchema(t, db, tc.d)
+			releaseSchema(t, db, tc.d, 2) // 0001 incidents, 0002 outbox
 			at := func(m int) any { return tc.d.ts(t0.Add(time.Duration(m) * time.Minute)) }
 			const insert = `INSERT INTO incidents (id, dedup_scope, fingerprint, title, severity, status, detected_at, resolved_at,
 				resolution_reason, created_at, updated_at, last_seen_at, occurrences, labels, annotations, previous_incident_id)
