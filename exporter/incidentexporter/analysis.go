@@ -18,7 +18,6 @@ import (
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadata"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
-	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
 const (
@@ -36,42 +35,13 @@ const (
 	pruneEvery         = time.Hour
 )
 
-// notification is the JSON body POSTed to the analysis service.
+// notification is the JSON body POSTed to the analysis service; its
+// incident and alerts are the shapes of incidentview.go.
 type notification struct {
-	Event    string           `json:"event"`
-	Incident notifiedIncident `json:"incident"`
+	Event    string       `json:"event"`
+	Incident incidentJSON `json:"incident"`
 	// Alerts are the incident's member alerts, the first store.MaxNotifiedAlerts.
-	Alerts []notifiedAlert `json:"alerts"`
-}
-
-type notifiedAlert struct {
-	Fingerprint string          `json:"fingerprint"`
-	Status      string          `json:"status"`
-	Title       string          `json:"title"`
-	Severity    string          `json:"severity"`
-	StartsAt    string          `json:"starts_at"`
-	EndsAt      *string         `json:"ends_at"`
-	Labels      json.RawMessage `json:"labels"`
-}
-
-type notifiedIncident struct {
-	ID           string          `json:"id"`
-	Title        string          `json:"title"`
-	Description  string          `json:"description"`
-	ServiceName  string          `json:"service_name"`
-	Severity     string          `json:"severity"`
-	Status       string          `json:"status"`
-	DetectedAt   string          `json:"detected_at"`
-	ResolvedAt   *string         `json:"resolved_at"`
-	Fingerprint  string          `json:"fingerprint"`
-	GroupKey     string          `json:"group_key"`
-	AlertCount   int64           `json:"alert_count"`
-	ReopenCount  int64           `json:"reopen_count"`
-	Project      string          `json:"project"`
-	Source       string          `json:"source"`
-	Labels       json.RawMessage `json:"labels"`
-	Annotations  json.RawMessage `json:"annotations"`
-	GeneratorURL string          `json:"generator_url"`
+	Alerts []alertJSON `json:"alerts"`
 }
 
 // dispatcher delivers the analysis outbox: each event at least once, in the
@@ -285,35 +255,9 @@ func Sign(secret []byte, timestamp string, body []byte) string {
 }
 
 func notificationOf(e *store.OutboxEvent) notification {
-	in := e.Incident
-	n := notification{Event: e.Event, Incident: notifiedIncident{
-		ID: in.ID, Title: in.Title, Description: in.Description, ServiceName: in.ServiceName,
-		Severity: in.Severity, Status: in.Status, DetectedAt: in.DetectedAt.Format(incident.TimeLayout),
-		Fingerprint: in.Fingerprint, GroupKey: in.GroupKey, AlertCount: in.AlertCount, ReopenCount: in.ReopenCount,
-		Project: in.Project, Source: in.Source, GeneratorURL: in.GeneratorURL,
-		Labels: rawJSON(in.Labels), Annotations: rawJSON(in.Annotations),
-	}, Alerts: make([]notifiedAlert, len(in.Alerts))}
-	n.Incident.ResolvedAt = formatOptional(in.ResolvedAt)
-	for i, a := range in.Alerts {
-		n.Alerts[i] = notifiedAlert{
-			Fingerprint: a.Fingerprint, Status: a.Status, Title: a.Title, Severity: a.Severity,
-			StartsAt: a.StartsAt.Format(incident.TimeLayout), EndsAt: formatOptional(a.EndsAt), Labels: rawJSON(a.Labels),
-		}
+	n := notification{Event: e.Event, Incident: notifiedIncidentOf(&e.Incident), Alerts: make([]alertJSON, len(e.Incident.Alerts))}
+	for i := range e.Incident.Alerts {
+		n.Alerts[i] = notifiedAlertOf(&e.Incident.Alerts[i])
 	}
 	return n
-}
-
-func formatOptional(t *time.Time) *string {
-	if t == nil {
-		return nil
-	}
-	s := t.Format(incident.TimeLayout)
-	return &s
-}
-
-func rawJSON(s string) json.RawMessage {
-	if !json.Valid([]byte(s)) {
-		return json.RawMessage("{}")
-	}
-	return json.RawMessage(s)
 }

@@ -51,6 +51,10 @@ type Config struct {
 	// Analysis notifies the incident-analysis service of incident changes.
 	Analysis AnalysisConfig `mapstructure:"analysis"`
 
+	// API serves the incident API and web view (README, "Incident API");
+	// without an api section there is none.
+	API configoptional.Optional[APIConfig] `mapstructure:"api"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -107,6 +111,21 @@ type AnalysisConfig struct {
 	MaxInFlight int `mapstructure:"max_in_flight"`
 }
 
+// APIConfig is the incident API's own HTTP server and who may use it.
+type APIConfig struct {
+	// ServerConfig is the server: endpoint, TLS, CORS, auth extensions… A
+	// named field, squashed as in the otlp receiver: embedded, its Unmarshal
+	// would be promoted and swallow the token fields beside it.
+	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
+	// ReadTokens may read incidents and heartbeats (and the web view).
+	ReadTokens []configopaque.String `mapstructure:"read_tokens"`
+	// WriteTokens may also acknowledge, unacknowledge and resolve.
+	WriteTokens []configopaque.String `mapstructure:"write_tokens"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
 // AnalysisRetryConfig is an exponential backoff with a deadline.
 type AnalysisRetryConfig struct {
 	InitialInterval time.Duration `mapstructure:"initial_interval"`
@@ -124,6 +143,9 @@ const (
 	defaultHeartbeatTimeout = 5 * time.Minute
 	defaultMaxInFlight      = 4
 	maxMaxInFlight          = 256
+	// defaultAPIEndpoint is loopback: the API shows every incident, so
+	// exposing it is a decision (README, "Incident API").
+	defaultAPIEndpoint = "localhost:8505"
 )
 
 func createDefaultConfig() *Config {
@@ -139,7 +161,16 @@ func createDefaultConfig() *Config {
 		Grouping:      GroupingConfig{By: rules.GroupByAlert, ResolveOn: rules.ResolveOnAll},
 		Heartbeat:     HeartbeatConfig{Timeout: defaultHeartbeatTimeout},
 		Analysis:      defaultAnalysisConfig(),
+		API:           configoptional.Default(defaultAPIConfig()),
 	}
+}
+
+func defaultAPIConfig() APIConfig {
+	server := confighttp.NewDefaultServerConfig()
+	server.NetAddr.Endpoint = defaultAPIEndpoint
+	// A person's requests are small; the largest is an action's note.
+	server.MaxRequestBodySize = maxAPIBodySize
+	return APIConfig{ServerConfig: server}
 }
 
 func defaultAnalysisConfig() AnalysisConfig {
@@ -182,6 +213,11 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.Analysis.validate(); err != nil {
 		errs = append(errs, fmt.Errorf("analysis: %w", err))
+	}
+	if api := cfg.API.Get(); api != nil {
+		if err := api.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("api: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -244,6 +280,31 @@ func (a *AnalysisConfig) validate() error {
 	r := a.Retry
 	if r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval || r.MaxAge <= 0 {
 		errs = append(errs, errors.New("retry needs initial_interval > 0, max_interval >= initial_interval and max_age > 0"))
+	}
+	return errors.Join(errs...)
+}
+
+func (a *APIConfig) validate() error {
+	var errs []error
+	if a.ServerConfig.NetAddr.Endpoint == "" {
+		errs = append(errs, errors.New("endpoint is required, e.g. localhost:8505"))
+	}
+	if len(a.ReadTokens)+len(a.WriteTokens) == 0 {
+		errs = append(errs, errors.New("no token: set read_tokens or write_tokens (an API without a token would show every incident to anyone)"))
+	}
+	for _, list := range []struct {
+		key    string
+		tokens []configopaque.String
+	}{{"read_tokens", a.ReadTokens}, {"write_tokens", a.WriteTokens}} {
+		for i, tok := range list.tokens {
+			// Never the value: it is a secret.
+			if strings.TrimSpace(string(tok)) == "" {
+				errs = append(errs, fmt.Errorf("%s[%d] is empty (an unset environment variable?): every token must be non-blank", list.key, i))
+			}
+		}
+	}
+	if a.ServerConfig.MaxRequestBodySize < 0 {
+		errs = append(errs, fmt.Errorf("max_request_body_size must not be negative, got %d", a.ServerConfig.MaxRequestBodySize))
 	}
 	return errors.Join(errs...)
 }

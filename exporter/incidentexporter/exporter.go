@@ -32,6 +32,7 @@ type incidentExporter struct {
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
 	analysis  *dispatcher
+	api       *apiServer // nil without an api section
 }
 
 func newIncidentExporter(cfg *Config, set exporter.Settings) *incidentExporter {
@@ -69,6 +70,15 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 		}
 		e.analysis.start()
 	}
+	if err := e.startAPI(ctx, host); err != nil {
+		// Undone here, and nothing left for shutdown to undo again.
+		if e.analysis != nil {
+			e.analysis.shutdown()
+			e.analysis = nil
+		}
+		e.store = nil
+		return errors.Join(err, s.Close(ctx))
+	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	e.stopLoops = cancel
 	e.health = newStoreHealth(host, e.logger)
@@ -100,6 +110,11 @@ func (e *incidentExporter) runLoop(ctx context.Context, interval time.Duration, 
 // shutdown stops the loops and the dispatcher, lets the store finish the
 // transactions in flight within ctx, and closes it.
 func (e *incidentExporter) shutdown(ctx context.Context) error {
+	var apiErr error
+	if e.api != nil {
+		// First: no request may reach a closed store.
+		apiErr = e.api.shutdown(ctx)
+	}
 	if e.stopLoops != nil {
 		e.stopLoops()
 		e.loops.Wait()
@@ -114,7 +129,24 @@ func (e *incidentExporter) shutdown(ctx context.Context) error {
 	if e.telemetry != nil {
 		e.telemetry.Shutdown()
 	}
-	return err
+	return errors.Join(apiErr, err)
+}
+
+// startAPI serves the incident API when the config has an api section.
+func (e *incidentExporter) startAPI(ctx context.Context, host component.Host) error {
+	cfg := e.cfg.API.Get()
+	if cfg == nil {
+		return nil
+	}
+	api, err := newAPIServer(cfg, e.store, e.telemetry, e.logger, e.now, e.cfg.TimeoutConfig.Timeout)
+	if err != nil {
+		return err
+	}
+	if err := api.start(ctx, host, e.settings.TelemetrySettings); err != nil {
+		return fmt.Errorf("starting the incident API: %w", err)
+	}
+	e.api = api
+	return nil
 }
 
 // pushLogs stores the alert records of ld and reports each verdict to the

@@ -34,6 +34,7 @@ type TelemetryBuilder struct {
 	IncidentAnalysisOldestPendingAge metric.Float64Gauge
 	IncidentAnalysisPending          metric.Int64Gauge
 	IncidentAnalysisRetried          metric.Int64Counter
+	IncidentAPIRequests              metric.Int64Counter
 	IncidentHeartbeatAge             metric.Float64Gauge
 	IncidentHeartbeats               metric.Int64Counter
 	IncidentIncidentsCreated         metric.Int64Counter
@@ -120,6 +121,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_incident_analysis_retried",
 		metric.WithDescription("Analysis deliveries that failed and were scheduled again (5xx, 429, transport errors). [Development]"),
 		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.IncidentAPIRequests, err = builder.meter.Int64Counter(
+		"otelcol_incident_api_requests",
+		metric.WithDescription("Requests to the incident API and web view, by route (the path pattern, or unmatched) and HTTP status code. [Development]"),
+		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.IncidentHeartbeatAge, err = builder.meter.Float64Gauge(

@@ -27,6 +27,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.IncidentAnalysisOldestPendingAge.Record(context.Background(), 1)
 	tb.IncidentAnalysisPending.Record(context.Background(), 1)
 	tb.IncidentAnalysisRetried.Add(context.Background(), 1)
+	tb.IncidentAPIRequests.Add(context.Background(), 1)
 	tb.IncidentHeartbeatAge.Record(context.Background(), 1)
 	tb.IncidentHeartbeats.Add(context.Background(), 1)
 	tb.IncidentIncidentsCreated.Add(context.Background(), 1)
@@ -58,6 +59,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentAnalysisRetried(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualIncidentAPIRequests(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualIncidentHeartbeatAge(t, testTel,
