@@ -55,6 +55,12 @@ func configKeys(t reflect.Type, v reflect.Value, prefix string, out map[string]s
 			fv = v.Field(i)
 		}
 		ft, fv := deref(f.Type, fv)
+		if opts == "squash" && ft.PkgPath() == confighttpPath && prefix != "" {
+			// A server config squashed into a section (the exporter's api)
+			// is that section's key, as a named one would be.
+			out[strings.TrimSuffix(prefix, ".")] = ""
+			continue
+		}
 		if opts == "squash" {
 			configKeys(ft, fv, prefix, out)
 			continue
@@ -63,6 +69,12 @@ func configKeys(t reflect.Type, v reflect.Value, prefix string, out map[string]s
 			name = strings.ToLower(f.Name)
 		}
 		key := prefix + name
+		if et, ev, ok := optionalOf(ft, fv); ok {
+			// An optional section of this module (configoptional): its keys,
+			// with the defaults it takes when it is there.
+			configKeys(et, ev, key+".", out)
+			continue
+		}
 		switch {
 		case ft.Kind() == reflect.Struct && strings.HasPrefix(ft.PkgPath(), modulePath):
 			configKeys(ft, fv, key+".", out)
@@ -77,6 +89,34 @@ func configKeys(t reflect.Type, v reflect.Value, prefix string, out map[string]s
 			out[key] = formatDefault(fv)
 		}
 	}
+}
+
+const (
+	confighttpPath     = "go.opentelemetry.io/collector/config/confighttp"
+	configoptionalPath = "go.opentelemetry.io/collector/config/configoptional"
+)
+
+// optionalOf is the struct a configoptional.Optional of this module holds,
+// and its default value (the zero value when it has none).
+func optionalOf(t reflect.Type, v reflect.Value) (reflect.Type, reflect.Value, bool) {
+	if t.Kind() != reflect.Struct || t.PkgPath() != configoptionalPath {
+		return nil, reflect.Value{}, false
+	}
+	get, ok := reflect.PointerTo(t).MethodByName("GetOrInsertDefault")
+	if !ok {
+		return nil, reflect.Value{}, false
+	}
+	et := get.Type.Out(0).Elem()
+	if et.Kind() != reflect.Struct || !strings.HasPrefix(et.PkgPath(), modulePath) {
+		return nil, reflect.Value{}, false
+	}
+	if !v.IsValid() {
+		return et, reflect.Value{}, true
+	}
+	// GetOrInsertDefault on a copy: the default config stays as it is.
+	cp := reflect.New(t)
+	cp.Elem().Set(v)
+	return et, get.Func.Call([]reflect.Value{cp})[0].Elem(), true
 }
 
 func deref(t reflect.Type, v reflect.Value) (reflect.Type, reflect.Value) {
