@@ -8,7 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/html"
+
+	"github.com/sre-copilot/incident-collector/internal/testutil"
 )
 
 // hostile values in every field a page shows.
@@ -19,44 +20,12 @@ const (
 		`"generatorURL":"javascript:alert(2)"`
 )
 
-// parsePage parses HTML as a browser would and returns its text (blanks
-// collapsed), what could run (script elements, on* attributes, javascript:
-// links) and its links.
-func parsePage(t *testing.T, page string) (text string, dangers []string, links []string) {
+// parsePage parses a page as a browser would.
+func parsePage(t *testing.T, page string) (text string, live, links []string) {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(page))
+	p, err := testutil.ParsePage(page)
 	require.NoError(t, err)
-	var b strings.Builder
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			if n.Data == "script" || n.Data == "iframe" || n.Data == "object" {
-				dangers = append(dangers, "<"+n.Data+">")
-			}
-			for _, a := range n.Attr {
-				if strings.HasPrefix(strings.ToLower(a.Key), "on") {
-					dangers = append(dangers, a.Key+"="+a.Val)
-				}
-				if a.Key == "href" || a.Key == "src" {
-					if strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.Val)), "javascript:") {
-						dangers = append(dangers, a.Key+"="+a.Val)
-					}
-					if a.Key == "href" {
-						links = append(links, a.Val)
-					}
-				}
-			}
-		}
-		if n.Type == html.TextNode {
-			b.WriteString(n.Data)
-			b.WriteString(" ")
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
-	return strings.Join(strings.Fields(b.String()), " "), dangers, links
+	return p.Text, p.Live, p.Links
 }
 
 // Every value is escaped: an alert made of markup shows as text, on the list
