@@ -22,12 +22,14 @@ CONTAINER_TOOL ?= $(shell command -v podman 2>/dev/null || { docker info >/dev/n
 CA_BUNDLE      ?= /etc/ssl/certs/ca-certificates.crt
 # A real Prometheus for the example sender configs (Debian's package).
 PROMETHEUS     ?= $(shell command -v prometheus 2>/dev/null)
+# A real browser for the web view (Debian's chromium package).
+CHROMIUM       ?= $(shell command -v chromium 2>/dev/null)
 FUZZTIME             ?= 5s
 FUZZ_TARGETS         := FuzzAlertmanagerPayload FuzzGrafanaPayload FuzzPrometheusPush FuzzAlertsOver
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -path './.tools/*') go.mod go.sum
 
-.PHONY: build run image test unit fuzz bench-smoke bench bench-go generate lint tools clean
+.PHONY: build run image test unit fuzz bench-smoke bench bench-go generate lint screenshots tools clean
 
 ## build: the collector, with ocb, into build/otelcol-incidents
 build: $(COLLECTOR)
@@ -63,7 +65,7 @@ image: build
 ## Alertmanager and Prometheus, short fuzzing, benchmarks once.
 test: build $(ALERTMANAGER) $(MDATAGEN) $(if $(CONTAINER_TOOL),image)
 	E2E_COLLECTOR_BIN=$(COLLECTOR) E2E_ALERTMANAGER_BIN=$(ALERTMANAGER) E2E_RELIABILITY_REPORT=$(CURDIR)/RELIABILITY.md \
-	E2E_PROMETHEUS_BIN=$(PROMETHEUS) E2E_MDATAGEN_BIN=$(MDATAGEN) \
+	E2E_PROMETHEUS_BIN=$(PROMETHEUS) E2E_MDATAGEN_BIN=$(MDATAGEN) E2E_CHROMIUM_BIN=$(CHROMIUM) \
 	$(if $(CONTAINER_TOOL),E2E_IMAGE=$(IMAGE) E2E_CONTAINER_TOOL=$(CONTAINER_TOOL)) \
 		$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) fuzz bench-smoke
@@ -95,6 +97,12 @@ bench-go:
 generate: $(MDATAGEN)
 	cd receiver/alertwebhookreceiver && $(MDATAGEN) metadata.yaml
 	cd exporter/incidentexporter && $(MDATAGEN) metadata.yaml
+
+## screenshots: the web view's pictures in docs/ (the README's), taken by the
+## browser test on SQLite
+screenshots: build
+	E2E_COLLECTOR_BIN=$(COLLECTOR) E2E_CHROMIUM_BIN=$(CHROMIUM) E2E_SCREENSHOTS=$(CURDIR)/docs \
+		$(GO) test -count=1 -run '^TestWebViewInBrowser$$/^sqlite$$' ./e2e/
 
 ## lint: golangci-lint v2 with .golangci.yml (contrib's linters and formatters)
 lint: $(GOLANGCI_LINT)
