@@ -24,8 +24,9 @@ VOLUME ["/var/lib/otelcol-incidents"]
 USER 10001:10001
 WORKDIR /var/lib/otelcol-incidents
 
-# 8504 webhooks, 13133 health check, 8888 the collector's own metrics.
-EXPOSE 8504 13133 8888
+# 8504 webhooks, 13133 health check, 8888 the collector's own metrics, 8505
+# the incident API (when the config turns it on).
+EXPOSE 8504 13133 8888 8505
 
 ENTRYPOINT ["/otelcol-incidents"]
 CMD ["--config=/etc/otelcol-incidents/config.yaml", "--feature-gates=+extension.healthcheck.useComponentStatus"]

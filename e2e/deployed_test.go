@@ -37,24 +37,29 @@ func decodeYAML(t *testing.T, what string, b []byte, v any) {
 	require.NoError(t, yaml.Unmarshal(b, v), "%s does not parse", what)
 }
 
-// listenPorts are the three ports a shipped config listens on: webhooks,
-// health check, the collector's own metrics.
-type listenPorts struct{ webhooks, health, metrics int }
+// listenPorts are the ports a shipped config listens on: webhooks, health
+// check, the collector's own metrics, and the incident API when it has one.
+type listenPorts struct{ webhooks, health, metrics, api int }
 
 func freeListenPorts(t *testing.T) listenPorts {
-	return listenPorts{webhooks: freePort(t), health: freePort(t), metrics: freePort(t)}
+	return listenPorts{webhooks: freePort(t), health: freePort(t), metrics: freePort(t), api: freePort(t)}
 }
 
 // flags moves a shipped config's listeners to loopback ports. In a container
 // each replica has its own network namespace; here several collectors and the
-// other engineers' tests share one, so the fixed ports 8504/13133/8888 would
-// collide. Only these three keys change: the rest is the shipped file.
-func (p listenPorts) flags() []string {
-	return []string{
+// other engineers' tests share one, so the fixed ports 8504/13133/8888/8505
+// would collide. Only these keys change: the rest is the shipped file (an API
+// is moved only where the config has one, never added).
+func (p listenPorts) flags(cfg shippedConfig) []string {
+	flags := []string{
 		fmt.Sprintf("--config=yaml:receivers::alertwebhook::http::endpoint: 127.0.0.1:%d", p.webhooks),
 		fmt.Sprintf("--config=yaml:extensions::health_check::http::endpoint: 127.0.0.1:%d", p.health),
 		fmt.Sprintf("--config=yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}}]", p.metrics),
 	}
+	if cfg.apiPort() != 0 {
+		flags = append(flags, fmt.Sprintf("--config=yaml:exporters::incident::api::endpoint: 127.0.0.1:%d", p.api))
+	}
+	return flags
 }
 
 // local maps a port the shipped config listens on to the port it listens on
@@ -68,6 +73,8 @@ func (p listenPorts) local(t *testing.T, shipped int, cfg shippedConfig) int {
 		return p.health
 	case cfg.metricsPort():
 		return p.metrics
+	case cfg.apiPort():
+		return p.api
 	}
 	t.Fatalf("port %d is not one the collector config listens on", shipped)
 	return 0
@@ -139,6 +146,13 @@ type shippedConfig struct {
 			} `yaml:"integrations"`
 		} `yaml:"alertwebhook"`
 	} `yaml:"receivers"`
+	Exporters struct {
+		Incident struct {
+			API *struct {
+				Endpoint string `yaml:"endpoint"`
+			} `yaml:"api"`
+		} `yaml:"incident"`
+	} `yaml:"exporters"`
 	Service struct {
 		Extensions []string `yaml:"extensions"`
 		Telemetry  struct {
@@ -180,6 +194,17 @@ func portOf(endpoint string) int {
 func (c shippedConfig) webhookPort() int { return portOf(c.Receivers.AlertWebhook.HTTP.Endpoint) }
 
 func (c shippedConfig) healthPort() int { return portOf(c.Extensions.HealthCheck.HTTP.Endpoint) }
+
+// apiPort is the incident API's port, 0 when the config has no API.
+func (c shippedConfig) apiPort() int {
+	switch {
+	case c.Exporters.Incident.API == nil:
+		return 0
+	case c.Exporters.Incident.API.Endpoint == "":
+		return 8505 // the exporter's default endpoint
+	}
+	return portOf(c.Exporters.Incident.API.Endpoint)
+}
 
 func (c shippedConfig) metricsPort() int {
 	return c.Service.Telemetry.Metrics.Readers[0].Pull.Exporter.Prometheus.Port

@@ -99,7 +99,7 @@ func TestImage(t *testing.T) {
 	const imagePromSecret, imageGrafanaSecret = "image-prometheus-secret", "image-grafana-secret"
 	env := append(append([]string{}, cfg.Env...), "PROMETHEUS_WEBHOOK_SECRET="+imagePromSecret, "GRAFANA_WEBHOOK_SECRET="+imageGrafanaSecret)
 	ports := freeListenPorts(t)
-	c := runShipped(t, inContainer(append(command, ports.flags()...)...), env, ports, true)
+	c := runShipped(t, inContainer(append(command, ports.flags(config)...)...), env, ports, true)
 
 	a := c.post(t, "/webhooks/prometheus/prometheus", fixture(t, "alertmanager/seed-example.json"), "X-Webhook-Secret", imagePromSecret)
 	require.Equal(t, 200, a.Code, a.Raw)

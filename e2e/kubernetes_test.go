@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -338,9 +339,16 @@ func TestKubernetesManifests(t *testing.T) {
 	// Ports: the Service's targets, the scrape annotation.
 	for _, p := range m.service.Spec.Ports {
 		target := m.containerPort(t, p.TargetPort)
-		assert.Contains(t, []int{cfg.webhookPort(), cfg.metricsPort()}, target, "Service port %s", p.Name)
+		assert.Contains(t, []int{cfg.webhookPort(), cfg.metricsPort(), cfg.apiPort()}, target, "Service port %s", p.Name)
 	}
 	assert.Equal(t, strconv.Itoa(cfg.metricsPort()), d.Spec.Template.Metadata.Annotations["prometheus.io/port"])
+	// The incident API is on, and the Service exposes it.
+	require.NotZero(t, cfg.apiPort(), "the ConfigMap's config serves the incident API")
+	apiExposed := false
+	for _, p := range m.service.Spec.Ports {
+		apiExposed = apiExposed || m.containerPort(t, p.TargetPort) == cfg.apiPort()
+	}
+	assert.True(t, apiExposed, "a Service port targets the incident API")
 
 	// Environment: every variable the config reads without a default is set,
 	// every Secret reference names the Secret and one of its keys, and every
@@ -406,6 +414,24 @@ func TestKubernetesReplicas(t *testing.T) {
 	}
 	db := store{driver: "postgres", dsn: dsn}.db(t)
 	assert.Equal(t, 1, count(t, db, "dedup_scope = 'payments' AND project = 'payments'"), "one incident across the replicas")
+
+	// Each replica's incident API answers with the Secret's tokens, and
+	// shows what a person did on the other.
+	apis := make([]*apiCollector, len(replicas))
+	for i, r := range replicas {
+		apis[i] = &apiCollector{collector: r.collector, api: localURL(r.ports.local(t, r.cfg.apiPort(), r.cfg), "")}
+	}
+	listedOn := apis[0].call(t, http.MethodGet, "/api/v1/incidents?integration=payments", replicaSecrets["api-read-token"], "")
+	require.Equal(t, 200, listedOn.Code, listedOn.Raw)
+	incs := listed(t, listedOn)
+	require.Len(t, incs, 1)
+	id := incs[0]["id"].(string)
+	acked := apis[0].call(t, http.MethodPost, "/api/v1/incidents/"+id+"/acknowledge", replicaSecrets["api-write-token"], `{"by":"oncall"}`)
+	require.Equal(t, 200, acked.Code, acked.Raw)
+	seen := apis[len(apis)-1].call(t, http.MethodGet, "/api/v1/incidents/"+id, replicaSecrets["api-read-token"], "")
+	require.Equal(t, 200, seen.Code, seen.Raw)
+	assert.Equal(t, "acknowledged", seen.Body["incident"].(map[string]any)["status"])
+	assert.Equal(t, 403, apis[0].call(t, http.MethodPost, "/api/v1/incidents/"+id+"/resolve", replicaSecrets["api-read-token"], `{"by":"x"}`).Code)
 }
 
 // replicaSecrets are the Secret's values in the tests that run replicas.
@@ -414,6 +440,8 @@ var replicaSecrets = map[string]string{
 	"payments-webhook-secret":     "k8s-payments-secret",
 	"grafana-webhook-secret":      "k8s-grafana-secret",
 	"analysis-webhook-secret":     "k8s-analysis-secret",
+	"api-read-token":              "k8s-api-read-token",
+	"api-write-token":             "k8s-api-write-token",
 }
 
 // replica is one collector started as the Deployment's container.
@@ -444,7 +472,7 @@ func startReplicas(t *testing.T, m *k8sManifests, dsn string, n int, env []strin
 		for _, a := range m.container().Args {
 			args = append(args, strings.Replace(a, m.configPath(t), file, 1))
 		}
-		args = append(append(args, ports.flags()...), flags...)
+		args = append(append(args, ports.flags(cfg)...), flags...)
 		out[i] = replica{collector: runShipped(t, args, environment, ports, false), ports: ports, cfg: cfg}
 	}
 	return out
