@@ -78,11 +78,11 @@ func TestIncidentAPITwoReplicas(t *testing.T) {
 		assert.Equal(t, 200, r.apiCode, "resolve %d through the API", i)
 		assert.Equal(t, 200, r.hookCode, "resolve %d through the webhook", i)
 		// One of them resolved it; the other found it resolved.
-		switch {
-		case r.apiOutcome == "resolved":
+		switch r.apiOutcome {
+		case "resolved":
 			byPerson++
 			assert.InDelta(t, 0, r.hookResolved, 0, "incident %d resolved twice", i)
-		case r.apiOutcome == "unchanged":
+		case "unchanged":
 			assert.InDelta(t, 1, r.hookResolved, 0, "incident %d: the alert resolved it", i)
 		default:
 			t.Errorf("incident %d: API outcome %q", i, r.apiOutcome)

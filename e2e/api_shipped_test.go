@@ -31,8 +31,12 @@ func TestDefaultConfigServesTheAPI(t *testing.T) {
 		refusedTokens []string
 	}{
 		{"development defaults", nil, "dev-read-token", "dev-write-token", nil},
-		{"tokens from the environment", []string{"INCIDENT_API_READ_TOKEN=r-from-env", "INCIDENT_API_WRITE_TOKEN=w-from-env"},
-			"r-from-env", "w-from-env", []string{"dev-read-token", "dev-write-token"}},
+		{
+			"tokens from the environment",
+			[]string{"INCIDENT_API_READ_TOKEN=r-from-env", "INCIDENT_API_WRITE_TOKEN=w-from-env"},
+			"r-from-env", "w-from-env",
+			[]string{"dev-read-token", "dev-write-token"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ports := freeListenPorts(t)

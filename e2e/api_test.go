@@ -61,21 +61,21 @@ func TestIncidentAPIEndpoints(t *testing.T) {
 
 			// Every filter.
 			for query, want := range map[string][]string{
-				"status=active":                        {"api-proj", "api-high", "api-crit"},
-				"status=open":                          {"api-proj", "api-high", "api-crit"},
-				"status=acknowledged":                  nil,
-				"status=resolved":                      {"api-med"},
-				"status=all":                           {"api-proj", "api-med", "api-high", "api-crit"},
-				"severity=critical":                    {"api-proj", "api-crit"},
-				"severity=high,medium&status=all":      {"api-med", "api-high"},
-				"service=checkout&status=all":          {"api-med", "api-crit"},
-				"integration=" + promID:                {"api-proj"},
-				"integration=alertmanager&status=all":  {"api-med", "api-high", "api-crit"},
-				"project=payments":                     {"api-proj"},
-				"fingerprint=api-high":                 {"api-high"},
+				"status=active":                              {"api-proj", "api-high", "api-crit"},
+				"status=open":                                {"api-proj", "api-high", "api-crit"},
+				"status=acknowledged":                        nil,
+				"status=resolved":                            {"api-med"},
+				"status=all":                                 {"api-proj", "api-med", "api-high", "api-crit"},
+				"severity=critical":                          {"api-proj", "api-crit"},
+				"severity=high,medium&status=all":            {"api-med", "api-high"},
+				"service=checkout&status=all":                {"api-med", "api-crit"},
+				"integration=" + promID:                      {"api-proj"},
+				"integration=alertmanager&status=all":        {"api-med", "api-high", "api-crit"},
+				"project=payments":                           {"api-proj"},
+				"fingerprint=api-high":                       {"api-high"},
 				"fingerprint=api-high&integration=" + promID: nil,
-				"since=2026-11-28T19:01:00Z":           {"api-proj", "api-high"},
-				"until=2026-11-28T19:01:00Z":           {"api-crit"},
+				"since=2026-11-28T19:01:00Z":                 {"api-proj", "api-high"},
+				"until=2026-11-28T19:01:00Z":                 {"api-crit"},
 				"since=2026-11-28T20:01:00%2B01:00&until=2026-11-28T19:03:00Z&status=all": {"api-med", "api-high"},
 			} {
 				assert.Equal(t, want, nilIfEmpty(field(c.list(t, query), "fingerprint")), query)
@@ -85,12 +85,12 @@ func TestIncidentAPIEndpoints(t *testing.T) {
 			var paged []string
 			next := "/api/v1/incidents?status=all&limit=1"
 			for range 6 {
-				a := c.get(t, next)
-				require.Equal(t, 200, a.Code, a.Raw)
-				paged = append(paged, field(listed(t, a), "fingerprint")...)
-				cursor, ok := a.Body["next_cursor"].(string)
+				pg := c.get(t, next)
+				require.Equal(t, 200, pg.Code, pg.Raw)
+				paged = append(paged, field(listed(t, pg), "fingerprint")...)
+				cursor, ok := pg.Body["next_cursor"].(string)
 				if !ok {
-					assert.Contains(t, a.Raw, `"next_cursor":null`)
+					assert.Contains(t, pg.Raw, `"next_cursor":null`)
 					break
 				}
 				next = "/api/v1/incidents?status=all&limit=1&cursor=" + url.QueryEscape(cursor)
@@ -144,12 +144,12 @@ func TestIncidentAPIEndpoints(t *testing.T) {
 				{"POST", "/api/v1/incidents/" + ids["crit"] + "/acknowledge", apiWriteToken, `{"by":"a","note":"` + strings.Repeat("n", 70000) + `"}`, 413, "exceeds the limit of 65536 bytes"},
 			}
 			for _, tc := range codes {
-				a := c.call(t, tc.method, tc.path, tc.token, tc.body)
-				assert.Equal(t, tc.code, a.Code, "%s %s: %s", tc.method, tc.path, truncateText(a.Raw))
-				assert.Equal(t, "application/json", a.Header.Get("Content-Type"), tc.path)
-				assert.Contains(t, a.Body["detail"], tc.detail, "%s %s", tc.method, tc.path)
+				got := c.call(t, tc.method, tc.path, tc.token, tc.body)
+				assert.Equal(t, tc.code, got.Code, "%s %s: %s", tc.method, tc.path, truncateText(got.Raw))
+				assert.Equal(t, "application/json", got.Header.Get("Content-Type"), tc.path)
+				assert.Contains(t, got.Body["detail"], tc.detail, "%s %s", tc.method, tc.path)
 				if tc.code == 401 {
-					assert.Equal(t, `Basic realm="incidents"`, a.Header.Get("WWW-Authenticate"))
+					assert.Equal(t, `Basic realm="incidents"`, got.Header.Get("WWW-Authenticate"))
 				}
 			}
 			req, err := http.NewRequest(http.MethodPost, c.api+"/api/v1/incidents/"+ids["crit"]+"/acknowledge", strings.NewReader(`{"by":"a"}`))
@@ -164,9 +164,14 @@ func TestIncidentAPIEndpoints(t *testing.T) {
 
 			// The requests metric, by route and code.
 			metrics := scrape(t, c.metrics)
-			for _, series := range [][2]string{{"/api/v1/incidents", "200"}, {"/api/v1/incidents", "401"}, {"/api/v1/incidents/{id}/acknowledge", "409"},
-				{"/api/v1/incidents/{id}/resolve", "403"}, {"/api/v1/heartbeats", "200"}} {
-				assert.Regexp(t, regexp.MustCompile(`otelcol_incident_api_requests\{[^}]*code="`+series[1]+`"[^}]*route="`+regexp.QuoteMeta(series[0])+`"[^}]*\} [1-9]`),
+			for _, series := range [][2]string{
+				{"/api/v1/incidents", "200"},
+				{"/api/v1/incidents", "401"},
+				{"/api/v1/incidents/{id}/acknowledge", "409"},
+				{"/api/v1/incidents/{id}/resolve", "403"},
+				{"/api/v1/heartbeats", "200"},
+			} {
+				assert.Regexp(t, `otelcol_incident_api_requests\{[^}]*code="`+series[1]+`"[^}]*route="`+regexp.QuoteMeta(series[0])+`"[^}]*\} [1-9]`,
 					metrics, "route %s code %s", series[0], series[1])
 			}
 		})

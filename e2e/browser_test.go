@@ -47,17 +47,18 @@ func browse(t *testing.T, address, size, shot string) string {
 	} else {
 		args = append(args, "--dump-dom")
 	}
-	cmd := exec.CommandContext(ctx, bin, append(args, address)...) //nolint:gosec // the suite's browser, named by its environment
+	cmd := exec.CommandContext(ctx, bin, append(args, address)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), "chromium %s:\n%s", address, stderr.String())
 	return stdout.String()
 }
 
-// withCredentials puts user:token into an http:// URL, as a person types it.
-func withCredentials(base, token, path string) string {
+// asViewer is the API's address with the read token in it (HTTP Basic,
+// any user name), as a person types it.
+func asViewer(base, path string) string {
 	u, _ := url.Parse(base + path)
-	u.User = url.UserPassword("viewer", token)
+	u.User = url.UserPassword("viewer", apiReadToken)
 	return u.String()
 }
 
@@ -96,7 +97,7 @@ func TestWebViewInBrowser(t *testing.T) {
 
 			// The list: the API's active incidents, in its order, with who
 			// acknowledged, the counts, the status filter.
-			dom := browse(t, withCredentials(c.api, apiReadToken, "/"), listWindow, "")
+			dom := browse(t, asViewer(c.api, "/"), listWindow, "")
 			page, err := testutil.ParsePage(dom)
 			require.NoError(t, err)
 			assert.Empty(t, page.Live, "nothing from the data runs in the browser")
@@ -116,13 +117,13 @@ func TestWebViewInBrowser(t *testing.T) {
 				assert.Contains(t, page.Links, href)
 			}
 			assert.Contains(t, dom, "<title>Incidents · otelcol-incidents</title>", "the script in a title did not run")
-			browse(t, withCredentials(c.api, apiReadToken, "/"), listWindow, filepath.Join(shots, "web-view-incidents.png"))
+			browse(t, asViewer(c.api, "/"), listWindow, filepath.Join(shots, "web-view-incidents.png"))
 
 			// An incident's page: its alerts, labels, links and timeline, as
 			// the API returns them.
 			detail := c.get(t, "/api/v1/incidents/"+crash)
 			require.Equal(t, 200, detail.Code)
-			dom = browse(t, withCredentials(c.api, apiReadToken, "/incidents/"+crash), incidentWindow, "")
+			dom = browse(t, asViewer(c.api, "/incidents/"+crash), incidentWindow, "")
 			page, err = testutil.ParsePage(dom)
 			require.NoError(t, err)
 			assert.Empty(t, page.Live)
@@ -139,7 +140,7 @@ func TestWebViewInBrowser(t *testing.T) {
 			}
 			assert.Contains(t, page.Links, "https://runbooks.example.com/KubePodCrashLooping")
 			assert.Contains(t, page.Links, "http://prometheus.example.com/graph?g0.expr=kube_pod_container_status_restarts_total")
-			browse(t, withCredentials(c.api, apiReadToken, "/incidents/"+crash), incidentWindow, filepath.Join(shots, "web-view-incident.png"))
+			browse(t, asViewer(c.api, "/incidents/"+crash), incidentWindow, filepath.Join(shots, "web-view-incident.png"))
 
 			// Without credentials the browser gets nothing but the refusal.
 			page, err = testutil.ParsePage(browse(t, c.api+"/", listWindow, ""))
