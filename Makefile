@@ -84,10 +84,12 @@ bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 ## bench: the load comparison of BENCHMARKS.md (baseline, receiver alone,
-## SQLite, PostgreSQL when INCIDENT_TEST_POSTGRES_DSN is set), one run
+## SQLite, PostgreSQL when INCIDENT_TEST_POSTGRES_DSN is set), one run; then
+## the incident API's latency with 100 000 incidents, BENCHMARKS-API.md
 bench: build $(ALERTMANAGER)
 	$(GO) build -o build/baseline ./bench/baseline
 	$(GO) run ./bench/runner -collector $(COLLECTOR) -baseline build/baseline -alertmanager $(ALERTMANAGER) $(BENCH_FLAGS)
+	$(GO) run ./bench/apilatency -collector $(COLLECTOR) $(APILATENCY_FLAGS)
 
 ## bench-go: the Go benchmarks of the hot paths, with memory figures
 bench-go:
