@@ -8,27 +8,21 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
+	"github.com/sre-copilot/incident-collector/internal/benchenv"
 	"github.com/sre-copilot/incident-collector/internal/loadgen"
 )
 
@@ -68,7 +62,7 @@ func run(o *options) error {
 	defer os.RemoveAll(work)
 	engines := []engine{{name: "SQLite", driver: "sqlite", dsn: filepath.Join(work, "incidents.db")}}
 	if o.pgDSN != "" {
-		dsn, drop, err := benchSchema(o.pgDSN)
+		dsn, drop, err := benchenv.PostgresSchema(o.pgDSN, "apilatency")
 		if err != nil {
 			return err
 		}
@@ -134,20 +128,27 @@ service:
 `
 
 func measureEngine(o *options, work string, e engine) ([]result, error) {
-	webhooks, api := freeAddr(), freeAddr()
-	cfg := filepath.Join(work, e.driver+".yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(collectorConfig, webhooks, e.driver, e.dsn, api)), 0o600); err != nil {
-		return nil, err
-	}
-	srv, err := startCollector(o.collector, cfg, "http://"+webhooks+"/health")
+	webhooks, err := benchenv.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	defer srv.stop()
+	api, err := benchenv.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(work, e.driver+".yaml")
+	if err = os.WriteFile(cfg, []byte(fmt.Sprintf(collectorConfig, webhooks, e.driver, e.dsn, api)), 0o600); err != nil {
+		return nil, err
+	}
+	srv, err := benchenv.Start(o.collector, []string{"--config", cfg}, "http://"+webhooks+"/health")
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
 	c := &client{base: "http://" + api, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.clients}}}
 
 	began := time.Now()
-	if err := seed(o.incidents, "http://"+webhooks+"/webhooks/alertmanager"); err != nil {
+	if err = seed(o.incidents, "http://"+webhooks+"/webhooks/alertmanager"); err != nil {
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
 	log.Printf("%s: %d incidents stored in %v", e.name, o.incidents, time.Since(began).Round(time.Second))
@@ -375,7 +376,7 @@ func render(o *options, results []result) string {
 	fmt.Fprintf(&b, "%d API clients send the queries below in turn, one request after another, for %v idle and for %v ", o.clients, o.duration/2, o.duration)
 	fmt.Fprintf(&b, "while webhooks arrive at %.0f requests/s of 10 alerts (fire, repeat, resolve). ", o.ingestRate)
 	b.WriteString("The collector, the clients, the load generator and PostgreSQL share this machine: ")
-	b.WriteString(machine() + ". Latencies in ms.\n\n")
+	b.WriteString(benchenv.Machine() + ". Latencies in ms.\n\n")
 	b.WriteString("| store | phase | query | requests | p50 | p90 | p99 | max | errors |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		lat := slices.Clone(r.latencies)
@@ -396,83 +397,4 @@ func render(o *options, results []result) string {
 		"`incidents_by_detected`; `TestListIncidentsUsesAnIndex` checks both engines' plans): a page deep in the list " +
 		"costs what the first one does.\n")
 	return b.String()
-}
-
-type server struct{ cmd *exec.Cmd }
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-func startCollector(bin, cfg, health string) (*server, error) {
-	cmd := exec.Command(bin, "--config", cfg) //nolint:gosec // the collector under measurement, named by a flag
-	logFile, err := os.CreateTemp("", "apilatency-collector-*.log")
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		resp, err := http.Get(health) //nolint:gosec // the collector's own loopback health URL
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return &server{cmd: cmd}, nil
-			}
-		}
-	}
-	_ = cmd.Process.Kill()
-	out, _ := os.ReadFile(logFile.Name())
-	return nil, fmt.Errorf("the collector did not become healthy:\n%s", out)
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// benchSchema makes a fresh schema for the run and returns its DSN.
-func benchSchema(dsn string) (string, func(), error) {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return "", nil, err
-	}
-	schema := fmt.Sprintf("apilatency_%d", time.Now().UnixNano())
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		return "", nil, fmt.Errorf("creating the bench schema: %w", err)
-	}
-	drop := func() { _, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE"); _ = db.Close() }
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema, drop, nil
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%d cores (%s), %s, %s/%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -51,13 +51,10 @@ type apiServer struct {
 	// timeout bounds each request's store calls (the exporter's timeout):
 	// an unreachable store is a 503 within it, not a hung page.
 	timeout time.Duration
-	// bodyLimit is max_request_body_size, its default filled in.
-	bodyLimit int64
 
-	mux      *http.ServeMux
-	server   *http.Server
-	serving  sync.WaitGroup
-	endpoint net.Addr
+	mux     *http.ServeMux
+	server  *http.Server
+	serving sync.WaitGroup
 }
 
 func newAPIServer(cfg *APIConfig, s *store.Store, tb *metadata.TelemetryBuilder, logger *zap.Logger, now func() time.Time, timeout time.Duration) (*apiServer, error) {
@@ -67,10 +64,7 @@ func newAPIServer(cfg *APIConfig, s *store.Store, tb *metadata.TelemetryBuilder,
 	}
 	a := &apiServer{
 		cfg: cfg, store: s, tokens: newTokens(cfg.ReadTokens, cfg.WriteTokens), pages: p,
-		logger: logger, telemetry: tb, now: now, timeout: timeout, bodyLimit: cfg.ServerConfig.MaxRequestBodySize,
-	}
-	if a.bodyLimit <= 0 {
-		a.bodyLimit = maxAPIBodySize
+		logger: logger, telemetry: tb, now: now, timeout: timeout,
 	}
 	if a.timeout <= 0 {
 		// timeout: 0 lets a webhook wait on the store for ever; a page
@@ -99,7 +93,6 @@ func (a *apiServer) start(ctx context.Context, host component.Host, set componen
 		return fmt.Errorf("creating the API's HTTP server: %w", err)
 	}
 	a.server.MaxHeaderBytes = maxAPIHeaderBytes
-	a.endpoint = ln.Addr()
 	a.logger.Info("Incident API listening", zap.String("endpoint", ln.Addr().String()),
 		zap.Int("read_tokens", len(a.cfg.ReadTokens)), zap.Int("write_tokens", len(a.cfg.WriteTokens)))
 	a.serving.Go(func() {

@@ -81,31 +81,50 @@ func (a *apiServer) listPage(w http.ResponseWriter, req *http.Request, lq *listQ
 
 // GET /api/v1/incidents/{id}
 func (a *apiServer) getIncident(w http.ResponseWriter, req *http.Request) {
+	read, ok := a.readIncident(w, req, failJSON)
+	if !ok {
+		return
+	}
+	body := incidentBody{Incident: apiIncidentOf(&read.incident), Alerts: make([]apiAlert, len(read.members)), Timeline: make([]apiEvent, len(read.events))}
+	for i := range read.members {
+		body.Alerts[i] = apiAlertOf(&read.members[i])
+	}
+	for i := range read.events {
+		body.Timeline[i] = apiEventOf(&read.events[i])
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// wholeIncident is an incident with its alerts and timeline.
+type wholeIncident struct {
+	incident rules.Incident
+	members  []rules.Member
+	events   []store.TimelineEvent
+}
+
+// readIncident reads the path's incident whole, or answers why not (404,
+// 503) with fail.
+func (a *apiServer) readIncident(w http.ResponseWriter, req *http.Request, fail func(http.ResponseWriter, int, string)) (wholeIncident, bool) {
 	id, ok := incidentID(req)
 	if !ok {
-		notFound(w, id, failJSON)
-		return
+		notFound(w, id, fail)
+		return wholeIncident{}, false
 	}
 	ctx, cancel := a.storeContext(req)
 	defer cancel()
-	inc, members, events, err := a.store.Incident(ctx, id)
+	var read wholeIncident
+	var err error
+	read.incident, read.members, read.events, err = a.store.Incident(ctx, id)
 	switch {
 	case isNotFound(err):
-		notFound(w, id, failJSON)
-		return
+		notFound(w, id, fail)
+		return read, false
 	case err != nil:
 		a.logger.Debug("Reading an incident failed", zap.String("incident_id", id), zap.Error(err))
-		storeFailure(w, err, failJSON)
-		return
+		storeFailure(w, err, fail)
+		return read, false
 	}
-	body := incidentBody{Incident: apiIncidentOf(&inc), Alerts: make([]apiAlert, len(members)), Timeline: make([]apiEvent, len(events))}
-	for i := range members {
-		body.Alerts[i] = apiAlertOf(&members[i])
-	}
-	for i := range events {
-		body.Timeline[i] = apiEventOf(&events[i])
-	}
-	writeJSON(w, http.StatusOK, body)
+	return read, true
 }
 
 // POST /api/v1/incidents/{id}/acknowledge, …/unacknowledge, …/resolve

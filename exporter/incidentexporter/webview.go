@@ -127,24 +127,11 @@ func (a *apiServer) webList(w http.ResponseWriter, req *http.Request) {
 
 // GET /incidents/{id}
 func (a *apiServer) webIncident(w http.ResponseWriter, req *http.Request) {
-	id, ok := incidentID(req)
+	read, ok := a.readIncident(w, req, a.failHTML)
 	if !ok {
-		notFound(w, id, a.failHTML)
 		return
 	}
-	ctx, cancel := a.storeContext(req)
-	defer cancel()
-	inc, members, events, err := a.store.Incident(ctx, id)
-	switch {
-	case isNotFound(err):
-		notFound(w, id, a.failHTML)
-		return
-	case err != nil:
-		a.logger.Debug("Reading an incident failed", zap.String("incident_id", id), zap.Error(err))
-		storeFailure(w, err, a.failHTML)
-		return
-	}
-	a.render(w, http.StatusOK, a.pages.incident, inc.Title, refreshSeconds, incidentViewOf(&inc, members, events, a.now()))
+	a.render(w, http.StatusOK, a.pages.incident, read.incident.Title, refreshSeconds, incidentViewOf(&read.incident, read.members, read.events, a.now()))
 }
 
 // GET /assets/style.css: public, it holds nothing but colors.
