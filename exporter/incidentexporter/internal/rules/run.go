@@ -44,6 +44,10 @@ func (r *run) apply(o *Op) incident.Outcome {
 		}
 		out.Fingerprint = a.Fingerprint
 		return out
+	case KindRelease:
+		out := r.release(o.Alert, o.group)
+		out.Fingerprint = o.Alert.Fingerprint
+		return out
 	case KindAutoResolve:
 		return r.autoResolve(o.IncidentID, o.Cutoff)
 	case KindHeartbeatCheck:
