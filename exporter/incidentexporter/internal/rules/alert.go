@@ -81,7 +81,9 @@ func (r *run) open(a *Alert, g GroupRef, m *Member, note string) incident.Outcom
 	return outcome(incident.VerdictCreated, inc)
 }
 
-func addedKey(a *Alert) string { return a.Fingerprint + "@" + a.StartsAt.UTC().Format(time.RFC3339Nano) }
+func addedKey(a *Alert) string {
+	return a.Fingerprint + "@" + a.StartsAt.UTC().Format(time.RFC3339Nano)
+}
 
 // fireAgain applies an alert that has a firing instance m, with another
 // start. An older start, or none stated: a repeat or a late message about an
