@@ -64,6 +64,7 @@ type Store struct {
 	// databases and schemas on the same PostgreSQL server.
 	lockSpace string
 	outboxed  chan struct{}
+	silences  silenceCacheRef
 	// explain, in tests, sees the incident list's query before it runs.
 	explain func(query string, args []any)
 }

@@ -125,7 +125,8 @@ func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.O
 		seen[k] = true
 		return true
 	}
-	qs := locks
+	var silencesVersion int64
+	qs := append(locks, silencesVersionQuery(&silencesVersion))
 	for i := range ops {
 		o := &ops[i]
 		if g := o.Group(); once(g) {
@@ -170,7 +171,7 @@ func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.O
 	if err := tx.run(ctx, qs); err != nil {
 		return fmt.Errorf("reading incidents: %w", err)
 	}
-	return nil
+	return s.loadSilences(ctx, tx, st, silencesVersion, s.now())
 }
 
 // loadIncidentsOfFiring reads the incidents of firing instances that belong
