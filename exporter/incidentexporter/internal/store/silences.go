@@ -27,7 +27,9 @@ var ErrSilenceNotFound = errors.New("silence not found")
 // InvalidSilenceError lists what is wrong with a silence.
 type InvalidSilenceError struct{ Problems []string }
 
-func (e *InvalidSilenceError) Error() string { return "invalid silence: " + strings.Join(e.Problems, "; ") }
+func (e *InvalidSilenceError) Error() string {
+	return "invalid silence: " + strings.Join(e.Problems, "; ")
+}
 
 // silenceCache is a replica's copy of the silences that had not ended.
 type silenceCache struct {
@@ -281,4 +283,3 @@ func (s *Store) releaseHeldBy(ctx context.Context, id string) (int64, error) {
 		}
 	}
 }
-
