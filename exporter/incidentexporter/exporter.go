@@ -31,7 +31,8 @@ type incidentExporter struct {
 
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
-	analysis  *dispatcher
+	// dispatchers deliver the outbox, one per sink.
+	dispatchers []*dispatcher
 }
 
 func newIncidentExporter(cfg *Config, set exporter.Settings) *incidentExporter {
@@ -45,7 +46,7 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	}
 	e.telemetry = tb
 	s, err := store.Open(ctx, store.Options{
-		Driver: e.cfg.Store.Driver, DSN: string(e.cfg.Store.DSN), Clock: e.now, AnalysisEvents: e.analysisEvents(),
+		Driver: e.cfg.Store.Driver, DSN: string(e.cfg.Store.DSN), Clock: e.now, Sinks: e.outboxSinks(),
 		Rules: rules.Config{
 			ResolveOn:          e.cfg.Grouping.ResolveOn,
 			ReopenWindow:       e.cfg.ReopenWindow,
@@ -58,16 +59,14 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	}
 	e.store = s
 	e.logger.Info("Incident store ready", zap.String("driver", e.cfg.Store.Driver), zap.String("grouping", e.cfg.Grouping.By))
-	if e.cfg.Analysis.Endpoint != "" {
-		client, err := e.cfg.Analysis.Client.ToClient(ctx, host.GetExtensions(), e.settings.TelemetrySettings)
-		if err != nil {
-			return errors.Join(fmt.Errorf("creating the analysis client: %w", err), s.Close(ctx))
-		}
-		e.analysis = &dispatcher{
-			cfg: &e.cfg.Analysis, store: s, client: client, logger: e.logger, telemetry: tb, now: e.now,
-			lease: e.cfg.Analysis.Client.Timeout + leaseSlack,
-		}
-		e.analysis.start()
+	sinks, err := e.sinks(ctx, host)
+	if err != nil {
+		return errors.Join(err, s.Close(ctx))
+	}
+	for _, k := range sinks {
+		d := newDispatcher(k, s, e.logger, tb, e.now)
+		e.dispatchers = append(e.dispatchers, d)
+		d.start()
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	e.stopLoops = cancel
@@ -104,8 +103,8 @@ func (e *incidentExporter) shutdown(ctx context.Context) error {
 		e.stopLoops()
 		e.loops.Wait()
 	}
-	if e.analysis != nil {
-		e.analysis.shutdown()
+	for _, d := range e.dispatchers {
+		d.shutdown()
 	}
 	var err error
 	if e.store != nil {
@@ -179,10 +178,36 @@ func (e *incidentExporter) report(ctx context.Context, outcomes []incident.Outco
 	}
 }
 
-// analysisEvents are the events to queue: none without an endpoint.
-func (e *incidentExporter) analysisEvents() []string {
-	if e.cfg.Analysis.Endpoint == "" {
-		return nil
+// outboxSinks are the sinks the store queues events for: the analysis
+// trigger when it has an endpoint, and each notify sink.
+func (e *incidentExporter) outboxSinks() []store.Sink {
+	var out []store.Sink
+	if e.cfg.Analysis.Endpoint != "" {
+		out = append(out, store.Sink{Name: analysisSinkName, Events: e.cfg.Analysis.Events})
 	}
-	return e.cfg.Analysis.Events
+	for i := range e.cfg.Notify {
+		out = append(out, e.cfg.Notify[i].outboxSink())
+	}
+	return out
+}
+
+// sinks are where the dispatchers deliver, each with its own client.
+func (e *incidentExporter) sinks(ctx context.Context, host component.Host) ([]*sink, error) {
+	var out []*sink
+	if a := &e.cfg.Analysis; a.Endpoint != "" {
+		client, err := a.Client.ToClient(ctx, host.GetExtensions(), e.settings.TelemetrySettings)
+		if err != nil {
+			return nil, fmt.Errorf("creating the analysis client: %w", err)
+		}
+		out = append(out, analysisSink(a, client))
+	}
+	for i := range e.cfg.Notify {
+		n := &e.cfg.Notify[i]
+		client, err := n.Client.ToClient(ctx, host.GetExtensions(), e.settings.TelemetrySettings)
+		if err != nil {
+			return nil, fmt.Errorf("creating the client of notify sink %s: %w", n.Name, err)
+		}
+		out = append(out, notifySink(n, client))
+	}
+	return out, nil
 }

@@ -47,7 +47,7 @@ func timelineOf(t *testing.T, s *Store, id string) []string {
 
 func TestActions(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
-		s := e.open(Options{AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		s := e.open(Options{Sinks: analysis(rules.EventCreated, rules.EventResolved)})
 		id := apply1(t, s, firing("acted", t0)).IncidentID
 
 		v, inc := act(t, s, rules.KindAcknowledge, id)
@@ -254,8 +254,8 @@ func explainList(t *testing.T, s *Store, f IncidentFilter) string {
 // resolved once, and no member is left firing.
 func TestManualResolveRacingAlertResolves(t *testing.T) {
 	dsn := testutil.PostgresSchema(t)
-	a := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, AnalysisEvents: []string{rules.EventResolved}})
-	b := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, AnalysisEvents: []string{rules.EventResolved}})
+	a := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Sinks: analysis(rules.EventResolved)})
+	b := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Sinks: analysis(rules.EventResolved)})
 	ids := make([]string, 30)
 	for i := range ids {
 		ids[i] = apply1(t, a, firing(fmt.Sprintf("race-api-%02d", i), t0)).IncidentID
@@ -296,7 +296,7 @@ func TestManualResolveRacingAlertResolves(t *testing.T) {
 	}
 	assert.Equal(t, 30, countWhere(t, a, "incidents", "status = 'resolved' AND firing_alerts = 0"))
 	assert.Equal(t, 0, countWhere(t, a, "incident_alerts", "status = 'firing'"))
-	assert.Equal(t, 30, countWhere(t, a, "analysis_outbox", "event = 'resolved'"), "one resolved event each")
+	assert.Equal(t, 30, countWhere(t, a, "outbox", "event = 'resolved'"), "one resolved event each")
 	assert.Equal(t, 30, countWhere(t, a, "incident_events", "event = 'resolved'"))
 }
 
@@ -351,7 +351,7 @@ func TestUpgradeFromTheCurrentRelease(t *testing.T) {
 			s := openOptions(t, Options{Driver: tc.driver, DSN: dsn, Rules: rules.Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: time.Hour}})
 			assert.Equal(t, 2, countWhere(t, s, "incidents", "1 = 1"))
 			assert.Equal(t, 3, countWhere(t, s, "incident_alerts", "1 = 1"))
-			assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "status = 'pending'"))
+			assert.Equal(t, 1, countWhere(t, s, "outbox", "sink = 'analysis' AND status = 'pending'"), "the analysis trigger's events are the analysis sink's")
 			page, err := s.ListIncidents(context.Background(), IncidentFilter{Limit: 10})
 			require.NoError(t, err)
 			require.Len(t, page.Incidents, 2)

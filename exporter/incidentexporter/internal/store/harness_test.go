@@ -47,3 +47,6 @@ func openOptions(t *testing.T, o Options) *Store {
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
 }
+
+// analysis is the analysis trigger's sink, told of these events.
+func analysis(events ...string) []Sink { return []Sink{{Name: "analysis", Events: events}} }

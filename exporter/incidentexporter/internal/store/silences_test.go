@@ -36,7 +36,7 @@ func withService(a Alert, service string) Alert {
 func TestSilenceHoldsAndReleases(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
-		s := e.open(Options{Clock: clock.Now, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		s := e.open(Options{Clock: clock.Now, Sinks: analysis(rules.EventCreated, rules.EventResolved)})
 		sil := maintenanceOf(t, s, "api", time.Time{}, t0.Add(time.Hour))
 		assert.Equal(t, t0, sil.StartsAt, "starts now by default")
 
@@ -125,8 +125,8 @@ func TestExpireSilenceReleasesAtOnce(t *testing.T) {
 func TestSilenceAcrossReplicas(t *testing.T) {
 	dsn := testutil.PostgresSchema(t)
 	clock := newClock(t0)
-	a := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Clock: clock.Now, AnalysisEvents: []string{rules.EventCreated}})
-	b := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Clock: clock.Now, AnalysisEvents: []string{rules.EventCreated}})
+	a := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Clock: clock.Now, Sinks: analysis(rules.EventCreated)})
+	b := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Clock: clock.Now, Sinks: analysis(rules.EventCreated)})
 	// Both replicas have read (and cached) the silences before.
 	apply1(t, a, withService(firing("warm-a", t0), "web"))
 	apply1(t, b, withService(firing("warm-b", t0), "web"))
@@ -149,5 +149,5 @@ func TestSilenceAcrossReplicas(t *testing.T) {
 	assert.EqualValues(t, 20, released[0]+released[1], "each released once, by one of them")
 	assert.Equal(t, 20, countWhere(t, a, "incidents", "fingerprint LIKE 'held-%' AND status = 'open'"))
 	assert.Equal(t, 0, countWhere(t, a, "incident_alerts", "incident_id IS NULL AND status = 'firing'"))
-	assert.Equal(t, 22, countWhere(t, a, "analysis_outbox", "event = 'created'"))
+	assert.Equal(t, 22, countWhere(t, a, "outbox", "event = 'created'"))
 }

@@ -98,7 +98,7 @@ func TestUpgradeFromTheReleaseBeforeGrouping(t *testing.T) {
 			assert.Equal(t, 3, countWhere(t, s, "incident_alerts", "status = 'firing'"))
 			assert.Equal(t, 2, countWhere(t, s, "incident_alerts", "status = 'resolved'"), "the phantom's resolved twin has no member")
 			assert.Equal(t, 1, countWhere(t, s, "incident_alerts", "fingerprint = 'open-fp' AND occurrences = 7"))
-			assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "event = 'created' AND event_key = '' AND status = 'pending'"))
+			assert.Equal(t, 1, countWhere(t, s, "outbox", "event = 'created' AND event_key = '' AND status = 'pending'"))
 			var versions int
 			require.NoError(t, s.db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&versions))
 			all, err := loadMigrations(tc.d)
