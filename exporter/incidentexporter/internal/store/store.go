@@ -64,9 +64,9 @@ type Store struct {
 	// databases and schemas on the same PostgreSQL server.
 	lockSpace string
 	// woken are the dispatchers to wake after a commit that queued events.
-	wokenMu sync.Mutex
-	woken   []chan struct{}
-	silences  silenceCacheRef
+	wokenMu  sync.Mutex
+	woken    []chan struct{}
+	silences silenceCacheRef
 	// explain, in tests, sees the incident list's query before it runs.
 	explain func(query string, args []any)
 }
