@@ -13,11 +13,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/confighttp"
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
-	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
@@ -40,20 +38,18 @@ type endpoint struct {
 }
 
 type alertReceiver struct {
-	cfg       *Config
-	settings  receiver.Settings
-	next      consumer.Logs
-	obsrecv   *receiverhelper.ObsReport
-	telemetry *metadata.TelemetryBuilder
-	logger    *zap.Logger
-	records   recordBuilder
-	now       func() time.Time
+	cfg      *Config
+	settings receiver.Settings
+	next     consumer.Logs
+	obsrecv  *receiverhelper.ObsReport
+	logger   *zap.Logger
+	answers  *answers
+	records  recordBuilder
+	now      func() time.Time
 
-	requestAttrs attrCache[requestKey]
-	authAttrs    attrCache[refusalKey]
-	bodyLimit    int64 // confighttp's max_request_body_size, default filled in
-	maxAlerts    int
-	encodings    encodings
+	bodyLimit int64 // confighttp's max_request_body_size, default filled in
+	maxAlerts int
+	encodings encodings
 
 	global       *endpoint // nil when alertmanager.enabled is false
 	integrations map[string]*endpoint
@@ -79,6 +75,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 		next:         next,
 		obsrecv:      obsrecv,
 		logger:       set.Logger,
+		answers:      newAnswers(set.Logger),
 		records:      newRecordBuilder(cfg.Fingerprint, set.BuildInfo.Version),
 		now:          time.Now,
 		integrations: make(map[string]*endpoint, len(cfg.Integrations)),
@@ -87,21 +84,18 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 		encodings:    newEncodings(cfg.HTTP.CompressionAlgorithms),
 		conns:        newConnections(),
 	}
-	r.requestAttrs.build = func(k requestKey) attribute.Set {
-		return attribute.NewSet(attribute.String("integration", k.integration), attribute.Int("code", k.code))
-	}
-	r.authAttrs.build = func(k refusalKey) attribute.Set {
-		return attribute.NewSet(attribute.String("integration", k.integration), attribute.String("reason", k.reason))
-	}
 	if am := cfg.Alertmanager; am.Enabled {
-		ep, err := r.newEndpoint(typeAlertmanager, typeAlertmanager, "", am.Secret, nil, am.AllowedCIDRs, am.RateLimit)
+		// The global endpoint is an integration of its own type and id.
+		ep, err := r.newEndpoint(IntegrationConfig{
+			ID: typeAlertmanager, Type: typeAlertmanager, Secret: am.Secret, AllowedCIDRs: am.AllowedCIDRs, RateLimit: am.RateLimit,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("alertmanager: %w", err)
 		}
 		r.global = ep
 	}
 	for _, in := range cfg.Integrations {
-		ep, err := r.newEndpoint(in.ID, in.Type, in.Project, in.Secret, in.Signature, in.AllowedCIDRs, in.RateLimit)
+		ep, err := r.newEndpoint(in)
 		if err != nil {
 			return nil, fmt.Errorf("integration %q: %w", in.ID, err)
 		}
@@ -110,14 +104,14 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 	return r, nil
 }
 
-func (r *alertReceiver) newEndpoint(id, typ, project string, s configopaque.String, sig *SignatureConfig, cidrs []string, rl *RateLimitConfig) (*endpoint, error) {
-	ep := &endpoint{id: id, typ: typ, project: project, secret: newSecret(s), signature: sig}
+func (r *alertReceiver) newEndpoint(in IntegrationConfig) (*endpoint, error) {
+	ep := &endpoint{id: in.ID, typ: in.Type, project: in.Project, secret: newSecret(in.Secret), signature: in.Signature}
 	limit := r.cfg.RateLimit
-	if rl != nil {
-		limit = *rl
+	if in.RateLimit != nil {
+		limit = *in.RateLimit
 	}
 	ep.limit = newLimiter(limit)
-	for _, c := range cidrs {
+	for _, c := range in.AllowedCIDRs {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
 			return nil, fmt.Errorf("allowed_cidrs: %w", err)
@@ -151,7 +145,7 @@ func (r *alertReceiver) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("creating telemetry: %w", err)
 	}
-	r.telemetry = tb
+	r.answers.telemetry = tb
 
 	ln, err := r.cfg.HTTP.ToListener(ctx)
 	if err != nil {
@@ -198,8 +192,8 @@ func (r *alertReceiver) Shutdown(ctx context.Context) error {
 		err = r.server.Shutdown(ctx)
 		r.serveErr.Wait()
 	}
-	if r.telemetry != nil {
-		r.telemetry.Shutdown()
+	if r.answers.telemetry != nil {
+		r.answers.telemetry.Shutdown()
 	}
 	return err
 }

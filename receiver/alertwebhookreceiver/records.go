@@ -103,6 +103,15 @@ func title(a *alert) string {
 	return truncate(t.String(), maxFallbackTitle)
 }
 
+// receipt is what the records of one request share: the notification, the
+// endpoint it came through and when it arrived.
+type receipt struct {
+	n        *notification
+	ep       *endpoint
+	now      time.Time
+	received pcommon.Timestamp
+}
+
 // build returns one log record per alert of n, received at now through ep.
 func (b recordBuilder) build(n *notification, ep *endpoint, now time.Time) plog.Logs {
 	logs := plog.NewLogs()
@@ -111,23 +120,24 @@ func (b recordBuilder) build(n *notification, ep *endpoint, now time.Time) plog.
 	sl.Scope().SetVersion(b.version)
 	records := sl.LogRecords()
 	records.EnsureCapacity(len(n.Alerts))
-	received := pcommon.NewTimestampFromTime(now)
+	rc := &receipt{n: n, ep: ep, now: now, received: pcommon.NewTimestampFromTime(now)}
 	for i := range n.Alerts {
-		b.fill(records.AppendEmpty(), n, &n.Alerts[i], ep, now, received)
+		b.fill(records.AppendEmpty(), rc, &n.Alerts[i])
 	}
 	return logs
 }
 
-func (b recordBuilder) fill(lr plog.LogRecord, n *notification, a *alert, ep *endpoint, now time.Time, received pcommon.Timestamp) {
+func (b recordBuilder) fill(lr plog.LogRecord, rc *receipt, a *alert) {
+	n, ep := rc.n, rc.ep
 	startsAt := a.StartsAt
 	if startsAt.IsZero() {
 		// As Alertmanager does for an alert pushed without a start.
-		startsAt = now
+		startsAt = rc.now
 	}
 	severity := incident.SeverityFromLabel(a.Labels["severity"])
 	lr.SetEventName(incident.EventName)
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(startsAt))
-	lr.SetObservedTimestamp(received)
+	lr.SetObservedTimestamp(rc.received)
 	lr.SetSeverityText(severity)
 	lr.SetSeverityNumber(incident.SeverityNumber(severity))
 
@@ -157,7 +167,7 @@ func (b recordBuilder) fill(lr plog.LogRecord, n *notification, a *alert, ep *en
 	if a.Status == incident.StatusResolved {
 		endsAt := a.EndsAt
 		if endsAt.IsZero() {
-			endsAt = now
+			endsAt = rc.now
 		}
 		attrs.PutStr(incident.AttrEndsAt, endsAt.UTC().Format(incident.TimeLayout))
 	}
