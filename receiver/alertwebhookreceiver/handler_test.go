@@ -57,7 +57,7 @@ func TestAnswerTable(t *testing.T) {
 			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-9514808f6c150add","title":"PodCrashLooping","fingerprint":"9514808f6c150add"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
-			name: "real group of two", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/real-02-group-two-firing.json"),
+			name: "real notification of two", path: "/webhooks/alertmanager", body: fixture(t, "alertmanager/real-02-group-two-firing.json"),
 			code: 200, want: `{"status":"success","incidents_created":2,"incidents":[{"id":"inc-21473860c0a3436e","title":"HighErrorRate","fingerprint":"21473860c0a3436e"},{"id":"inc-ca83fc25b3aceae7","title":"HighErrorRate","fingerprint":"ca83fc25b3aceae7"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0}`,
 		},
 		{
@@ -114,7 +114,7 @@ func TestAnswerTable(t *testing.T) {
 			code: 400, want: `{"detail":"Invalid webhook payload: field 'alerts' is empty"}`,
 		},
 		{
-			name: "array to a group endpoint", path: "/webhooks/alertmanager", body: fixture(t, "prometheus/push-firing.json"),
+			name: "array to a notification endpoint", path: "/webhooks/alertmanager", body: fixture(t, "prometheus/push-firing.json"),
 			code: 400, want: `{"detail":"Invalid webhook payload: expected a JSON object"}`,
 		},
 		{
@@ -126,7 +126,7 @@ func TestAnswerTable(t *testing.T) {
 			code: 400, want: `{"detail":"Invalid webhook payload: alerts[0]: field 'labels' has no label with a value"}`,
 		},
 		{
-			name: "one bad alert does not sink the group", path: "/webhooks/alertmanager",
+			name: "one bad alert does not sink the notification", path: "/webhooks/alertmanager",
 			body: []byte(`{"alerts":[{"status":"firing","labels":{"alertname":"Good","instance":"x"}},{"status":"firing","labels":{"alertname":7}},{"status":"burning","labels":{"alertname":"Odd"}}]}`),
 			code: 200, want: `{"status":"success","incidents_created":1,"incidents":[{"id":"inc-c0b07630fcdb0318","title":"Good","fingerprint":"c0b07630fcdb0318"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"duplicates":0,"rejected":[{"index":1,"reason":"field 'labels' must map names to strings, got JSON number"},{"index":2,"reason":"field 'status' must be 'firing' or 'resolved', got \"burning\""}]}`,
 		},
@@ -195,7 +195,7 @@ func TestAnswerTable(t *testing.T) {
 	}
 	// Every alert accepted above reached the pipeline exactly once:
 	// 1+1+1+1+2+1+2+2+1 Alertmanager, 1+2 Grafana, 2+1 pushed, 1 without alertname,
-	// 1 from the partly bad group.
+	// 1 from the partly bad notification.
 	assert.Len(t, allRecords(&store.LogsSink), 20)
 }
 

@@ -2,6 +2,7 @@ package alertwebhookreceiver
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestRecordFromSpecCurlExample(t *testing.T) {
 	}, attrMap(lr))
 }
 
-func TestRecordsFromTruncatedProjectGroup(t *testing.T) {
+func TestRecordsFromTruncatedProjectNotification(t *testing.T) {
 	recs := recordsOf(t, testConfig(), "/webhooks/prometheus/"+promID, fixture(t, "alertmanager/real-04-project-truncated.json"), promBasic)
 	require.Len(t, recs, 2)
 	a := attrMap(recs[1])
@@ -209,4 +210,24 @@ func TestTitleOfManyLabelsIsBounded(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got, `{label_000="`+strings.Repeat("v", 50)+`", label_001=`), got)
 	assert.True(t, strings.HasSuffix(got, "…"))
 	assert.True(t, utf8.ValidString(got))
+}
+
+// A resolve whose fingerprint holds a NUL never resolves the incident of the
+// fingerprint without it.
+func TestNULFingerprintResolvesNothing(t *testing.T) {
+	store := newStoreConsumer(t)
+	_, base := startReceiver(t, testConfig(), store)
+	require.Equal(t, 200, post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zzX"}]}`), nil).code)
+	resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"status":"resolved","labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
+	assert.Equal(t, http.StatusBadRequest, resp.code)
+	assert.Equal(t, 1, store.count(t, "fingerprint = 'zzX' AND status = 'open'"), "still open")
+}
+
+// With recompute, the sender's fingerprint is not the identity and is not checked.
+func TestRecomputedFingerprintIgnoresTheSendersOne(t *testing.T) {
+	cfg := testConfig()
+	cfg.Fingerprint.Recompute = true
+	recs := recordsOf(t, cfg, "/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
+	require.Len(t, recs, 1)
+	assert.Len(t, attrMap(recs[0])["alert.fingerprint"], 16)
 }

@@ -251,9 +251,9 @@ func (rq *request) parse(body []byte) (*notification, error) {
 	case kindPrometheusPush:
 		n, err = parsePush(body, rq.now)
 	case kindGrafana:
-		n, err = parseGroup(body, incident.SourceGrafana, rq.now)
+		n, err = parseNotification(body, incident.SourceGrafana, rq.now)
 	default:
-		n, err = parseGroup(body, incident.SourceAlertmanager, rq.now)
+		n, err = parseNotification(body, incident.SourceAlertmanager, rq.now)
 	}
 	if err != nil {
 		return nil, err
