@@ -24,9 +24,10 @@ type successBody struct {
 	IncidentsReopened int           `json:"incidents_reopened"`
 	AlertsGrouped     int           `json:"alerts_grouped"`
 	// AlertsResolved counts alerts resolved while their incident stays open
-	// (grouping, resolve_on: all); present when not zero.
+	// (README, Grouping: resolve_on: all); present when not zero.
 	AlertsResolved int `json:"alerts_resolved,omitempty"`
-	// Heartbeats counts heartbeat alerts (§10); present when not zero.
+	// Heartbeats counts heartbeat alerts (README, Heartbeats); present when
+	// not zero.
 	Heartbeats int         `json:"heartbeats,omitempty"`
 	Duplicates int         `json:"duplicates"`
 	Rejected   []rejection `json:"rejected,omitempty"`

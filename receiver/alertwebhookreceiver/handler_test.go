@@ -22,8 +22,9 @@ var (
 	grafBearer = map[string]string{"Authorization": "Bearer " + grafSecret}
 )
 
-// The answer table of the design, driven by the shared fixtures, in delivery
-// order: the dedup state carries from one row to the next.
+// The answer table of the README (Endpoints and answers), driven by the
+// shared fixtures, in delivery order: the dedup state carries from one row
+// to the next.
 func TestAnswerTable(t *testing.T) {
 	store := newStoreConsumer(t)
 	cfg := testConfig()
