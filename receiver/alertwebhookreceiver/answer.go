@@ -59,11 +59,12 @@ type healthBody struct {
 }
 
 // verdictBody builds the 200 answer from what the exporter reported: success
-// when something changed, duplicate when nothing changed and some alert was
-// already known, ignored when every alert was a resolve with nothing to
-// resolve, and accepted when nothing came back (an asynchronous pipeline, or
-// processors that dropped every record). Alerts the exporter rejected are in
-// rejected, never counted as stored.
+// when something changed (a heartbeat is a change, and the heartbeat incident
+// it resolves counts as resolved), duplicate when nothing changed and some
+// alert was already known, ignored when every alert was a resolve with
+// nothing to resolve, and accepted when nothing came back (an asynchronous
+// pipeline, or processors that dropped every record). Alerts the exporter
+// rejected are in rejected, never counted as stored.
 func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) any {
 	var body successBody
 	body.Incidents = make([]incidentRef, 0, 1)
@@ -83,6 +84,10 @@ func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) 
 			body.AlertsResolved++
 		case incident.VerdictHeartbeat:
 			body.Heartbeats++
+			if o.IncidentID != "" {
+				// The heartbeat resolved its scope's heartbeat incident.
+				body.IncidentsResolved++
+			}
 		case incident.VerdictDuplicate:
 			body.Duplicates++
 			continue

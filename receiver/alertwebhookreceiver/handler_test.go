@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -15,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter"
 )
 
 var (
@@ -306,6 +309,27 @@ func TestGlobalEndpointDisabled(t *testing.T) {
 	resp := post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/seed-example.json"), nil)
 	assert.Equal(t, http.StatusNotFound, resp.code)
 	assert.JSONEq(t, `{"detail":"Integration not found: alertmanager"}`, string(resp.body))
+}
+
+// The heartbeat that resolves its integration's heartbeat incident is
+// answered with that incident counted as resolved.
+func TestHeartbeatResolvingItsIncidentIsCounted(t *testing.T) {
+	store := newStoreConsumer(t, func(cfg *incidentexporter.Config) {
+		cfg.Heartbeat = incidentexporter.HeartbeatConfig{Alertname: "Watchdog", Timeout: time.Second}
+	})
+	_, base := startReceiver(t, testConfig(), store)
+	watchdog := []byte(`{"alerts":[{"status":"firing","labels":{"alertname":"Watchdog"},"fingerprint":"watchdog"}]}`)
+	heartbeat := `{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"heartbeats":1,"duplicates":0}`
+	assert.JSONEq(t, heartbeat, string(post(t, base+"/webhooks/alertmanager", watchdog, nil).body))
+	require.Eventually(t, func() bool {
+		return store.count(t, "source = 'heartbeat' AND status = 'open'") == 1
+	}, 10*time.Second, 50*time.Millisecond, "the heartbeat incident opens once the Watchdog is silent")
+
+	resp := post(t, base+"/webhooks/alertmanager", watchdog, nil)
+	assert.JSONEq(t, `{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":1,"incidents_reopened":0,"alerts_grouped":0,"heartbeats":1,"duplicates":0}`,
+		string(resp.body))
+	assert.Equal(t, 1, store.count(t, "source = 'heartbeat' AND status = 'resolved'"))
+	assert.JSONEq(t, heartbeat, string(post(t, base+"/webhooks/alertmanager", watchdog, nil).body), "nothing left to resolve")
 }
 
 type consumerFunc func(context.Context, plog.Logs) error

@@ -42,7 +42,8 @@ func fixture(tb testing.TB, name string) []byte { return testutil.Fixture(tb, na
 // storeConsumer is the end of the pipeline in these tests: the real incident
 // exporter on a temporary SQLite file, so that every answer that depends on
 // dedup comes from the real rules. It keeps the records it got; err, when
-// set, fails a delivery before the store sees it.
+// set, fails a delivery before the store sees it. opts change the exporter's
+// default config.
 type storeConsumer struct {
 	consumertest.LogsSink
 	exporter consumer.Logs
@@ -51,12 +52,15 @@ type storeConsumer struct {
 	err      error
 }
 
-func newStoreConsumer(tb testing.TB) *storeConsumer {
+func newStoreConsumer(tb testing.TB, opts ...func(*incidentexporter.Config)) *storeConsumer {
 	tb.Helper()
 	f := incidentexporter.NewFactory()
 	cfg := f.CreateDefaultConfig().(*incidentexporter.Config)
 	dsn := filepath.Join(tb.TempDir(), "incidents.db")
 	cfg.Store = incidentexporter.StoreConfig{Driver: "sqlite", DSN: configopaque.String(dsn)}
+	for _, o := range opts {
+		o(cfg)
+	}
 	exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
 	require.NoError(tb, err)
 	require.NoError(tb, exp.Start(context.Background(), componenttest.NewNopHost()))
