@@ -57,19 +57,24 @@ type wireAlert struct {
 // slow path, which then looks at each alert alone to say what is wrong.
 type wireNotification[A any] struct {
 	Receiver        string `json:"receiver"`
-	GroupKey        string `json:"groupKey"`
+	GroupKey        string `json:"groupKey"` // see exactGroupKey
 	ExternalURL     string `json:"externalURL"`
 	TruncatedAlerts int64  `json:"truncatedAlerts"`
 	OrgID           *int64 `json:"orgId"`
 	Alerts          A      `json:"alerts"`
 }
 
-// notification starts the parsed request with the envelope's metadata.
-func (w *wireNotification[A]) notification(source string) *notification {
-	return &notification{
-		Source: source, Receiver: w.Receiver, GroupKey: w.GroupKey, ExternalURL: w.ExternalURL,
-		TruncatedAlerts: w.TruncatedAlerts, OrgID: w.OrgID,
+// notification starts the parsed request with the envelope's metadata,
+// found in body.
+func (w *wireNotification[A]) notification(source string, body []byte) (*notification, error) {
+	groupKey, err := exactGroupKey(body, w.GroupKey)
+	if err != nil {
+		return nil, err
 	}
+	return &notification{
+		Source: source, Receiver: w.Receiver, GroupKey: groupKey, ExternalURL: w.ExternalURL,
+		TruncatedAlerts: w.TruncatedAlerts, OrgID: w.OrgID,
+	}, nil
 }
 
 // alert is one validated alert, independent of the payload format.
@@ -97,7 +102,7 @@ type alert struct {
 type notification struct {
 	Source          string
 	Receiver        string
-	GroupKey        string
+	GroupKey        string // as sent, byte for byte: it may be invalid UTF-8
 	ExternalURL     string
 	TruncatedAlerts int64
 	OrgID           *int64
@@ -122,7 +127,10 @@ func parseNotification(body []byte, source string, now time.Time) (*notification
 		if fast.Alerts == nil {
 			return nil, invalidPayload("missing required field 'alerts'")
 		}
-		n := fast.notification(source)
+		n, err := fast.notification(source, body)
+		if err != nil {
+			return nil, err
+		}
 		n.addAll(fast.Alerts, source, now)
 		return n, n.usable()
 	}
@@ -136,7 +144,10 @@ func parseNotification(body []byte, source string, now time.Time) (*notification
 	if err != nil {
 		return nil, err
 	}
-	n := slow.notification(source)
+	n, err := slow.notification(source, body)
+	if err != nil {
+		return nil, err
+	}
 	n.addRaw(raws, source, now)
 	return n, n.usable()
 }

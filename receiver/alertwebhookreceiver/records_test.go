@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -230,4 +231,22 @@ func TestRecomputedFingerprintIgnoresTheSendersOne(t *testing.T) {
 	recs := recordsOf(t, cfg, "/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
 	require.Len(t, recs, 1)
 	assert.Len(t, attrMap(recs[0])["alert.fingerprint"], 16)
+}
+
+// alert.group_key is the groupKey as sent, byte for byte: keys that differ
+// only in invalid UTF-8 stay two keys.
+func TestGroupKeyAttributeIsExact(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	_, base := startReceiver(t, testConfig(), sink)
+	for _, key := range []string{"k\xff", "k\xfe", `k\udcff`, `{}:{alertname=\"X\"}`} {
+		resp := post(t, base+"/webhooks/alertmanager", []byte(`{"groupKey":"`+key+`","alerts":[{"labels":{"alertname":"T"}}]}`), nil)
+		require.Equal(t, 200, resp.code, string(resp.body))
+	}
+	recs := allRecords(sink)
+	require.Len(t, recs, 4)
+	var got []string
+	for _, lr := range recs {
+		got = append(got, attrMap(lr)[incident.AttrGroupKey].(string))
+	}
+	assert.Equal(t, []string{"k\xff", "k\xfe", "k\xed\xb3\xbf", `{}:{alertname="X"}`}, got)
 }
