@@ -131,7 +131,8 @@ func (b recordBuilder) fill(lr plog.LogRecord, rc *receipt, a *alert) {
 	n, ep := rc.n, rc.ep
 	startsAt := a.StartsAt
 	if startsAt.IsZero() {
-		// As Alertmanager does for an alert pushed without a start.
+		// As Alertmanager does for an alert pushed without a start; the
+		// record then carries no alert.starts_at (see below).
 		startsAt = rc.now
 	}
 	severity := incident.SeverityFromLabel(a.Labels["severity"])
@@ -163,7 +164,13 @@ func (b recordBuilder) fill(lr plog.LogRecord, rc *receipt, a *alert) {
 
 	attrs.PutStr(incident.AttrFingerprint, a.Fingerprint)
 	attrs.PutStr(incident.AttrStatus, a.Status)
-	attrs.PutStr(incident.AttrStartsAt, started)
+	if !a.StartsAt.IsZero() {
+		// Only a start the sender stated: a repeat of a firing alert sent
+		// without one is the same instance while it fires, which the
+		// exporter can tell only if the receipt time is not passed off as
+		// the start.
+		attrs.PutStr(incident.AttrStartsAt, started)
+	}
 	if a.Status == incident.StatusResolved {
 		endsAt := a.EndsAt
 		if endsAt.IsZero() {

@@ -136,18 +136,26 @@ func TestPushedAlertStatusFromEndsAt(t *testing.T) {
 	assert.Equal(t, "2026-11-28T19:55:00Z", attrMap(recs[0])["alert.ends_at"])
 }
 
+// A start the sender did not state (absent, empty, Go's zero time) is the
+// receipt time for the record's Timestamp and incident.detected_at, and the
+// record has no alert.starts_at: the exporter reads that as "not stated".
 func TestMissingStartsAtUsesReceiptTime(t *testing.T) {
 	at := time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)
-	store := newStoreConsumer(t)
-	_, base := startReceiver(t, testConfig(), store, func(r *alertReceiver) { r.now = func() time.Time { return at } })
-	resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"NoTimes"}}]}`), nil)
-	require.Equal(t, 200, resp.code, string(resp.body))
-	recs := allRecords(&store.LogsSink)
-	require.Len(t, recs, 1)
-	assert.Equal(t, pcommon.NewTimestampFromTime(at), recs[0].Timestamp())
-	assert.Equal(t, "2026-11-28T20:00:00Z", attrMap(recs[0])["incident.detected_at"])
-	assert.Equal(t, "firing", attrMap(recs[0])["alert.status"], "no status and no endsAt")
-	assert.Equal(t, "NoTimes", recs[0].Body().Str(), "alertname when no description nor summary")
+	for _, startsAt := range []string{``, `,"startsAt":""`, `,"startsAt":"0001-01-01T00:00:00Z"`, `,"startsAt":null`} {
+		t.Run(startsAt, func(t *testing.T) {
+			sink := new(consumertest.LogsSink)
+			_, base := startReceiver(t, testConfig(), sink, func(r *alertReceiver) { r.now = func() time.Time { return at } })
+			resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"NoTimes"}`+startsAt+`}]}`), nil)
+			require.Equal(t, 200, resp.code, string(resp.body))
+			recs := allRecords(sink)
+			require.Len(t, recs, 1)
+			assert.Equal(t, pcommon.NewTimestampFromTime(at), recs[0].Timestamp())
+			assert.Equal(t, "2026-11-28T20:00:00Z", attrMap(recs[0])[incident.AttrDetectedAt])
+			assert.NotContains(t, attrMap(recs[0]), incident.AttrStartsAt, "the start was not stated")
+			assert.Equal(t, "firing", attrMap(recs[0])["alert.status"], "no status and no endsAt")
+			assert.Equal(t, "NoTimes", recs[0].Body().Str(), "alertname when no description nor summary")
+		})
+	}
 }
 
 func TestFingerprintRecompute(t *testing.T) {
