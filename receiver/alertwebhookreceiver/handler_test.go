@@ -272,13 +272,16 @@ func TestAcceptedWhenNoVerdict(t *testing.T) {
 	resp := post(t, base+"/webhooks/alertmanager", fixture(t, "alertmanager/real-02-group-two-firing.json"), nil)
 	assert.Equal(t, http.StatusOK, resp.code)
 	assert.JSONEq(t, `{"status":"accepted","alerts_received":2}`, string(resp.body))
-	assert.Equal(t, 2, sink.LogRecordCount())
+	assert.Len(t, allRecords(sink), 2)
 }
 
 func TestLateVerdictIsIgnored(t *testing.T) {
 	done := make(chan struct{})
 	store := newStoreConsumer(t)
 	late := consumerFunc(func(ctx context.Context, ld plog.Logs) error {
+		if isInventory(ld) {
+			return nil
+		}
 		// Report after the answer went out, as an in-memory sending queue would.
 		go func() {
 			defer close(done)

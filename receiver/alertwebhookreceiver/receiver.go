@@ -54,10 +54,11 @@ type alertReceiver struct {
 	global       *endpoint // nil when alertmanager.enabled is false
 	integrations map[string]*endpoint
 
-	conns    *connections
-	server   *http.Server
-	addr     net.Addr // where the listener is, once started
-	serveErr sync.WaitGroup
+	conns     *connections
+	server    *http.Server
+	addr      net.Addr // where the listener is, once started
+	serveErr  sync.WaitGroup
+	inventory inventory
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alertReceiver, error) {
@@ -83,6 +84,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 		maxAlerts:    cfg.maxAlertsPerRequest(),
 		encodings:    newEncodings(cfg.HTTP.CompressionAlgorithms),
 		conns:        newConnections(),
+		inventory:    inventory{period: inventoryPeriod},
 	}
 	if am := cfg.Alertmanager; am.Enabled {
 		// The global endpoint is an integration of its own type and id.
@@ -139,7 +141,8 @@ func (r *alertReceiver) unauthenticatedEndpoints() int {
 	return n
 }
 
-// Start opens the listener and serves in the background.
+// Start opens the listener and serves in the background, and announces the
+// receiver's integrations (inventory.go).
 func (r *alertReceiver) Start(ctx context.Context, host component.Host) error {
 	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
 	if err != nil {
@@ -178,14 +181,17 @@ func (r *alertReceiver) Start(ctx context.Context, host component.Host) error {
 			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
 		}
 	}()
+	r.startInventory()
 	return nil
 }
 
-// Shutdown stops accepting requests, closes the connections that have
+// Shutdown stops the inventory's announcements and accepting requests,
+// closes the connections that have
 // nothing in the pipeline (slow uploads are cut off, not waited for), lets the
 // requests handing alerts on finish within ctx, and closes the listener so
 // that the port is free at once.
 func (r *alertReceiver) Shutdown(ctx context.Context) error {
+	r.stopInventory()
 	var err error
 	if r.server != nil {
 		r.conns.drain()
