@@ -7,6 +7,13 @@ package incident
 // EventName is the log record's EventName for every alert.
 const EventName = "alert"
 
+// EventNameInventory is the EventName of the record in which a receiver
+// announces, at start and then periodically, every dedup scope it serves
+// (AttrReceiverID, AttrIntegrationIDs). It carries no alert.fingerprint: it
+// is not an alert. A scope no receiver announces any more has no sender left,
+// so nothing will ever resolve its heartbeat incident.
+const EventNameInventory = "alertwebhook.inventory"
+
 // Attribute keys of an alert log record. They are a public contract: processors
 // in the pipeline may read and rewrite them, and the exporter stores what it gets.
 const (
@@ -39,6 +46,16 @@ const (
 	AttrIntegrationID   = "webhook.integration.id"
 	AttrIntegrationType = "webhook.integration.type"
 	AttrProject         = "webhook.project"
+)
+
+// Attribute keys of an inventory record (EventNameInventory).
+const (
+	// AttrReceiverID is the announcing receiver's component ID
+	// ("alertwebhook", "alertwebhook/prod").
+	AttrReceiverID = "webhook.receiver.id"
+	// AttrIntegrationIDs is a slice of every dedup scope the receiver serves:
+	// the values its alert records carry in AttrIntegrationID.
+	AttrIntegrationIDs = "webhook.integration.ids"
 )
 
 // Values of alert.status.

@@ -24,9 +24,10 @@ type successBody struct {
 	IncidentsReopened int           `json:"incidents_reopened"`
 	AlertsGrouped     int           `json:"alerts_grouped"`
 	// AlertsResolved counts alerts resolved while their incident stays open
-	// (grouping, resolve_on: all); present when not zero.
+	// (README, Grouping: resolve_on: all); present when not zero.
 	AlertsResolved int `json:"alerts_resolved,omitempty"`
-	// Heartbeats counts heartbeat alerts (§10); present when not zero.
+	// Heartbeats counts heartbeat alerts (README, Heartbeats); present when
+	// not zero.
 	Heartbeats int         `json:"heartbeats,omitempty"`
 	Duplicates int         `json:"duplicates"`
 	Rejected   []rejection `json:"rejected,omitempty"`
@@ -58,11 +59,12 @@ type healthBody struct {
 }
 
 // verdictBody builds the 200 answer from what the exporter reported: success
-// when something changed, duplicate when nothing changed and some alert was
-// already known, ignored when every alert was a resolve with nothing to
-// resolve, and accepted when nothing came back (an asynchronous pipeline, or
-// processors that dropped every record). Alerts the exporter rejected are in
-// rejected, never counted as stored.
+// when something changed (a heartbeat is a change, and the heartbeat incident
+// it resolves counts as resolved), duplicate when nothing changed and some
+// alert was already known, ignored when every alert was a resolve with
+// nothing to resolve, and accepted when nothing came back (an asynchronous
+// pipeline, or processors that dropped every record). Alerts the exporter
+// rejected are in rejected, never counted as stored.
 func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) any {
 	var body successBody
 	body.Incidents = make([]incidentRef, 0, 1)
@@ -82,6 +84,10 @@ func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) 
 			body.AlertsResolved++
 		case incident.VerdictHeartbeat:
 			body.Heartbeats++
+			if o.IncidentID != "" {
+				// The heartbeat resolved its scope's heartbeat incident.
+				body.IncidentsResolved++
+			}
 		case incident.VerdictDuplicate:
 			body.Duplicates++
 			continue
