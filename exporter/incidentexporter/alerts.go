@@ -37,6 +37,9 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 		for j := range sls.Len() {
 			lrs := sls.At(j).LogRecords()
 			for k := range lrs.Len() {
+				if e.inventory.take(lrs.At(k)) {
+					continue
+				}
 				a, problem := alertOf(lrs.At(k), now, grouping)
 				switch {
 				case a.Fingerprint == "" && problem == "":

@@ -28,6 +28,7 @@ type incidentExporter struct {
 	store     *store.Store
 	telemetry *metadata.TelemetryBuilder
 	health    *storeHealth
+	inventory inventory
 
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
@@ -75,6 +76,9 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	if interval := e.sweepInterval(); interval > 0 {
 		e.runLoop(loopCtx, interval, e.sweepOnce)
 	}
+	// Silences are created through any replica's API: every replica looks
+	// for ended ones.
+	e.runLoop(loopCtx, silenceSweepInterval, e.releaseSilenced)
 	return nil
 }
 
@@ -146,9 +150,10 @@ func (e *incidentExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 }
 
 var (
-	reasonAlertResolved = metric.WithAttributes(attribute.String("reason", "alert_resolved"))
-	reasonAutoResolved  = metric.WithAttributes(attribute.String("reason", "auto_resolved"))
-	reasonHeartbeat     = metric.WithAttributes(attribute.String("reason", "heartbeat_received"))
+	reasonAlertResolved      = metric.WithAttributes(attribute.String("reason", "alert_resolved"))
+	reasonAutoResolved       = metric.WithAttributes(attribute.String("reason", "auto_resolved"))
+	reasonHeartbeat          = metric.WithAttributes(attribute.String("reason", "heartbeat_received"))
+	reasonIntegrationRemoved = metric.WithAttributes(attribute.String("reason", "integration_removed"))
 )
 
 // report counts the verdicts and hands them to the receiver's recorder.
