@@ -129,13 +129,19 @@ func TestNotifyPayloads(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, page.Incidents, 1)
 			id := page.Incidents[0].ID
-			waitFor(t, "created everywhere", func() bool { return len(slack.delivered()) == 1 && len(hook.delivered()) == 1 && len(paging.delivered()) == 1 })
+			waitFor(t, "created everywhere", func() bool {
+				return len(slack.delivered()) == 1 && len(hook.delivered()) == 1 && len(paging.delivered()) == 1
+			})
 			_, _, err = other.Act(context.Background(), rules.KindAcknowledge, id, "alice", "on it")
 			require.NoError(t, err)
-			waitFor(t, "acknowledged everywhere", func() bool { return len(slack.delivered()) == 2 && len(hook.delivered()) == 2 && len(paging.delivered()) == 2 })
+			waitFor(t, "acknowledged everywhere", func() bool {
+				return len(slack.delivered()) == 2 && len(hook.delivered()) == 2 && len(paging.delivered()) == 2
+			})
 			resolved := resolvedLogs("fp-notify", start)
 			require.NoError(t, exp.ConsumeLogs(context.Background(), resolved))
-			waitFor(t, "resolved everywhere", func() bool { return len(slack.delivered()) == 3 && len(hook.delivered()) == 3 && len(paging.delivered()) == 3 })
+			waitFor(t, "resolved everywhere", func() bool {
+				return len(slack.delivered()) == 3 && len(hook.delivered()) == 3 && len(paging.delivered()) == 3
+			})
 			stop()
 
 			texts := []string{}
