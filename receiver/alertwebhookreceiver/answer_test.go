@@ -17,6 +17,7 @@ func TestVerdictBody(t *testing.T) {
 	beat := incident.Outcome{Verdict: incident.VerdictHeartbeat, Fingerprint: "w"}
 	beatResolving := incident.Outcome{Verdict: incident.VerdictHeartbeat, Fingerprint: "w", IncidentID: "hb1"}
 	ignored := incident.Outcome{Verdict: incident.VerdictIgnored, Fingerprint: "c"}
+	held := incident.Outcome{Verdict: incident.VerdictSilenced, Fingerprint: "s", SilenceID: "sil1"}
 	tests := []struct {
 		name     string
 		alerts   int
@@ -43,6 +44,21 @@ func TestVerdictBody(t *testing.T) {
 			"a resolving heartbeat among duplicates", 2,
 			[]incident.Outcome{duplicate, beatResolving},
 			`{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":1,"incidents_reopened":0,"alerts_grouped":0,"heartbeats":1,"duplicates":1}`,
+		},
+		{
+			"every alert silenced", 2,
+			[]incident.Outcome{held, {Verdict: incident.VerdictSilenced, Fingerprint: "t", SilenceID: "sil2"}},
+			`{"status":"silenced","message":"Alert silenced","fingerprint":"s","silence_id":"sil1"}`,
+		},
+		{
+			"one silenced, one created", 2,
+			[]incident.Outcome{held, created},
+			`{"status":"success","incidents_created":1,"incidents":[{"id":"i1","title":"T","fingerprint":"a"}],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"alerts_silenced":1,"duplicates":0}`,
+		},
+		{
+			"a silenced alert among duplicates", 2,
+			[]incident.Outcome{duplicate, held},
+			`{"status":"success","incidents_created":0,"incidents":[],"incidents_resolved":0,"incidents_reopened":0,"alerts_grouped":0,"alerts_silenced":1,"duplicates":1}`,
 		},
 		{
 			"duplicates", 2,
