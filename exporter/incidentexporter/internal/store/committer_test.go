@@ -152,7 +152,7 @@ func TestBatchesStayWithinAChunk(t *testing.T) {
 			assert.Len(t, res, len(alerts))
 		}()
 	}
-	require.Eventually(t, func() bool { return calls.Load() == 1 && len(c.queue) == 49 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return calls.Load() == 1 && len(c.queue) >= 40 // the first batch holds 10 alerts at most }, 5*time.Second, time.Millisecond)
 	close(queued)
 	wg.Wait()
 	assert.LessOrEqual(t, largest.Load(), int64(10))
