@@ -152,7 +152,8 @@ func TestBatchesStayWithinAChunk(t *testing.T) {
 			assert.Len(t, res, len(alerts))
 		}()
 	}
-	require.Eventually(t, func() bool { return calls.Load() == 1 && len(c.queue) >= 40 // the first batch holds 10 alerts at most }, 5*time.Second, time.Millisecond)
+	// The first batch holds 10 alerts at most: at least 40 requests queue.
+	require.Eventually(t, func() bool { return calls.Load() == 1 && len(c.queue) >= 40 }, 5*time.Second, time.Millisecond)
 	close(queued)
 	wg.Wait()
 	assert.LessOrEqual(t, largest.Load(), int64(10))
