@@ -45,7 +45,9 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 				case a.Fingerprint == "" && problem == "":
 					skipped++
 				case problem != "":
-					rejected = append(rejected, incident.Outcome{Verdict: incident.VerdictRejected, Fingerprint: a.Fingerprint, Reason: problem})
+					rejected = append(rejected, incident.Outcome{
+						Verdict: incident.VerdictRejected, Fingerprint: a.Fingerprint, Reason: problem, Index: alertIndex(lrs.At(k)),
+					})
 				default:
 					alerts = append(alerts, a)
 				}
@@ -55,10 +57,33 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 	return alerts, rejected, skipped
 }
 
+// alertIndex is the record's index in its request's payload, -1 when the
+// receiver did not say.
+func alertIndex(lr plog.LogRecord) int {
+	if v, ok := lr.Attributes().Get(incident.AttrAlertIndex); ok && v.Type() == pcommon.ValueTypeInt {
+		return int(v.Int())
+	}
+	return -1
+}
+
+// requiredOfJSON are the attributes an alert of any JSON (alert.source
+// json) must have after the user's processors mapped it; the others have
+// defaults (README, "Any JSON").
+var requiredOfJSON = []string{incident.AttrFingerprint, incident.AttrTitle}
+
 // alertOf reads one record, or says why it cannot be stored. A record with
-// no fingerprint at all is not an alert: it comes back empty, no problem.
+// no fingerprint at all is not an alert: it comes back empty, no problem;
+// but one of any JSON is, and lacking a required attribute it is refused.
 func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.Alert, string) {
 	attrs := lr.Attributes()
+	if rawStr(attrs, incident.AttrSource) == incident.SourceJSON {
+		for _, key := range requiredOfJSON {
+			if getStr(attrs, key) == "" {
+				return store.Alert{Fingerprint: rawStr(attrs, incident.AttrFingerprint)},
+					"missing required attribute " + key + ": set it from the JSON with a transform processor"
+			}
+		}
+	}
 	fpValue, ok := attrs.Get(incident.AttrFingerprint)
 	if !ok || fpValue.AsString() == "" {
 		return store.Alert{}, ""
@@ -107,7 +132,9 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.A
 		Annotations:  getJSON(attrs, incident.AttrAnnotations),
 		GeneratorURL: getStr(attrs, incident.AttrGeneratorURL),
 	}
-	if a.Status != incident.StatusResolved {
+	switch a.Status {
+	case incident.StatusResolved, incident.StatusAcknowledged:
+	default:
 		a.Status = incident.StatusFiring
 	}
 	if a.Severity == "" {

@@ -43,6 +43,9 @@ const (
 	AttrValues       = "alert.values"
 	AttrOrgID        = "alert.org_id"
 
+	// AttrAlertIndex is the alert's index in the request's payload, so that
+	// the answer names a rejected alert even when it has no fingerprint.
+	AttrAlertIndex      = "webhook.alert.index"
 	AttrIntegrationID   = "webhook.integration.id"
 	AttrIntegrationType = "webhook.integration.type"
 	AttrProject         = "webhook.project"
@@ -62,6 +65,9 @@ const (
 const (
 	StatusFiring   = "firing"
 	StatusResolved = "resolved"
+	// StatusAcknowledged: the sender acknowledged the alert (PagerDuty's
+	// event_action acknowledge); the open incident holding it is acknowledged.
+	StatusAcknowledged = "acknowledged"
 )
 
 // Values of alert.source: the payload format the alert arrived in.
@@ -69,6 +75,10 @@ const (
 	SourceAlertmanager = "alertmanager"
 	SourcePrometheus   = "prometheus"
 	SourceGrafana      = "grafana"
+	SourcePagerDuty    = "pagerduty"
+	// SourceJSON: any JSON, mapped to these attributes by the user's
+	// processors (a transform with OTTL).
+	SourceJSON = "json"
 )
 
 // TimeLayout is how every timestamp attribute is written: RFC 3339 in UTC.

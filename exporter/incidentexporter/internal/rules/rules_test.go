@@ -54,6 +54,10 @@ func (a *Alert) in(key string) *Alert     { a.GroupKey = key; return a }
 func (a *Alert) severity(s string) *Alert { a.Severity = s; return a }
 func (a *Alert) named(n string) *Alert    { a.AlertName = n; return a }
 func (a *Alert) unknownStart() *Alert     { a.StartUnknown = true; return a }
+func (a *Alert) acknowledgedBy(source string) *Alert {
+	a.Status, a.Source = incident.StatusAcknowledged, source
+	return a
+}
 
 // openIncident is an open incident of group key with firing members fps, all
 // started at t0.
@@ -603,6 +607,30 @@ func TestRules(t *testing.T) {
 				"member new a@1h1m0s in inc-a firing ends=- occ=1",
 				"member upd a@0s in inc-a resolved ends=1h0m0s occ=1",
 			},
+		},
+		// a sender's acknowledgement (PagerDuty)
+		{
+			name: "a sender's acknowledgement acknowledges the open incident holding the alert",
+			rows: with(pair(openIncident("g", "a", "b"))...),
+			ops:  []op{fire(alert("b", t0).in("g").acknowledgedBy("pagerduty")), fire(alert("a", t0).in("g").acknowledgedBy("pagerduty"))},
+			want: []incident.Verdict{incident.VerdictAcknowledged, incident.VerdictUnchanged},
+			changes: []string{
+				"event inc-g acknowledged key=2026-12-01T11:00:00Z by=pagerduty note=acknowledged by the sender",
+				"incident inc-g open medium detected=0s resolved=- seen=0s occ=1 alerts=2 firing=2 reopens=0  acked=1h0m0s by pagerduty",
+			},
+		},
+		{
+			name: "a sender's acknowledgement of an alert nothing holds firing is ignored",
+			rows: with(pair(resolvedIncident("a", "a", t0))...),
+			ops:  []op{fire(alert("a", t0).acknowledgedBy("pagerduty")), fire(alert("x", t0).acknowledgedBy("pagerduty"))},
+			want: []incident.Verdict{incident.VerdictIgnored, incident.VerdictIgnored},
+		},
+		{
+			name: "an acknowledged heartbeat is not a heartbeat",
+			cfg:  heartbeats,
+			rows: with(heartbeatIncident()),
+			ops:  []op{fire(alert("w", t0).named("Watchdog").acknowledgedBy("pagerduty"))},
+			want: []incident.Verdict{incident.VerdictIgnored},
 		},
 		// silences
 		{

@@ -39,6 +39,8 @@ func (r *run) apply(o *Op) incident.Outcome {
 			out = r.heartbeat(a)
 		case a.Status == incident.StatusResolved:
 			out = r.resolve(a)
+		case a.Status == incident.StatusAcknowledged:
+			out = r.acknowledgeAlert(a)
 		default:
 			out = r.fire(a, o.group)
 		}

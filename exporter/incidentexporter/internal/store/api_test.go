@@ -377,3 +377,26 @@ func TestUpgradeFromTheCurrentRelease(t *testing.T) {
 		})
 	}
 }
+
+// A sender's acknowledgement (PagerDuty's acknowledge) acknowledges the open
+// incident holding the alert, also when it is another group's.
+func TestSenderAcknowledgesTheIncidentHoldingTheAlert(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
+		fired := firing("paged", t0)
+		id := apply1(t, s, fired).IncidentID
+		ack := fired
+		ack.Status, ack.Source, ack.GroupKey = incident.StatusAcknowledged, "pagerduty", "another-group"
+		out := apply1(t, s, ack)
+		assert.Equal(t, incident.VerdictAcknowledged, out.Verdict)
+		assert.Equal(t, id, out.IncidentID)
+		inc, _, events, err := s.Incident(context.Background(), id)
+		require.NoError(t, err)
+		assert.Equal(t, rules.StatusAcknowledged, inc.ShownStatus())
+		assert.Equal(t, "pagerduty", inc.AcknowledgedBy)
+		assert.Equal(t, rules.EventAcknowledged, events[len(events)-1].Event)
+		assert.Equal(t, incident.VerdictUnchanged, apply1(t, s, ack).Verdict)
+		ack.Fingerprint = "never-fired"
+		assert.Equal(t, incident.VerdictIgnored, apply1(t, s, ack).Verdict)
+	})
+}
