@@ -76,13 +76,8 @@ var requiredOfJSON = []string{incident.AttrFingerprint, incident.AttrTitle}
 // but one of any JSON is, and lacking a required attribute it is refused.
 func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.Alert, string) {
 	attrs := lr.Attributes()
-	if rawStr(attrs, incident.AttrSource) == incident.SourceJSON {
-		for _, key := range requiredOfJSON {
-			if getStr(attrs, key) == "" {
-				return store.Alert{Fingerprint: rawStr(attrs, incident.AttrFingerprint)},
-					"missing required attribute " + key + ": set it from the JSON with a transform processor"
-			}
-		}
+	if problem := missingOfJSON(attrs); problem != "" {
+		return store.Alert{Fingerprint: rawStr(attrs, incident.AttrFingerprint)}, problem
 	}
 	fpValue, ok := attrs.Get(incident.AttrFingerprint)
 	if !ok || fpValue.AsString() == "" {
@@ -143,10 +138,30 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.A
 	if a.Title == "" {
 		a.Title = a.AlertName
 	}
-	// The instance identity is the start time, alert.starts_at. Without it
-	// the start is unknown (a repeat of the firing alert is then the same
-	// instance); the incident is detected at what a processor left in
-	// incident.detected_at, else at the record's timestamp.
+	return a, instanceTimes(&a, lr, now)
+}
+
+// missingOfJSON names the first required attribute an alert of any JSON
+// lacks; "" for every other record.
+func missingOfJSON(attrs pcommon.Map) string {
+	if rawStr(attrs, incident.AttrSource) != incident.SourceJSON {
+		return ""
+	}
+	for _, key := range requiredOfJSON {
+		if getStr(attrs, key) == "" {
+			return "missing required attribute " + key + ": set it from the JSON with a transform processor"
+		}
+	}
+	return ""
+}
+
+// instanceTimes reads when the alert's instance started and ended, or says
+// why they cannot be stored. The instance identity is the start time,
+// alert.starts_at. Without it the start is unknown (a repeat of the firing
+// alert is then the same instance); the incident is detected at what a
+// processor left in incident.detected_at, else at the record's timestamp.
+func instanceTimes(a *store.Alert, lr plog.LogRecord, now time.Time) string {
+	attrs := lr.Attributes()
 	a.StartsAt = getTime(attrs, incident.AttrStartsAt)
 	if a.StartsAt.IsZero() {
 		a.StartUnknown = true
@@ -162,9 +177,9 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.A
 	a.StartsAt = a.StartsAt.UTC().Truncate(time.Microsecond)
 	a.EndsAt = getTime(attrs, incident.AttrEndsAt).UTC().Truncate(time.Microsecond)
 	if a.StartsAt.Year() > maxYear || a.EndsAt.Year() > maxYear {
-		return a, "timestamp after the year 9999 (UTC)"
+		return "timestamp after the year 9999 (UTC)"
 	}
-	return a, ""
+	return ""
 }
 
 func rawStr(attrs pcommon.Map, key string) string {
