@@ -2,40 +2,13 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// hookRecorder counts what a webhook sink receives, by Idempotency-Key.
-type hookRecorder struct {
-	mu   sync.Mutex
-	keys map[string]int
-}
-
-func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	h.mu.Lock()
-	h.keys[r.Header.Get("Idempotency-Key")]++
-	h.mu.Unlock()
-}
-
-func (h *hookRecorder) snapshot() map[string]int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range h.keys {
-		out[k] = v
-	}
-	return out
-}
 
 // kill -9 of the collector while a sink is down, a restart, the sink back:
 // every event is delivered, none lost, none twice.
@@ -67,12 +40,7 @@ func TestNotifyThroughACrashWhileTheSinkIsDown(t *testing.T) {
 		c.kill9(t)
 		c.restart(t)
 
-		rec := &hookRecorder{keys: map[string]int{}}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", sinkPort))
-		require.NoError(t, err)
-		srv := &http.Server{Handler: rec, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		t.Cleanup(func() { _ = srv.Close() })
+		rec := serveCounter(t, fmt.Sprintf("127.0.0.1:%d", sinkPort))
 
 		eventually(t, 30*time.Second, "every event delivered", func() bool {
 			var pending int

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -38,6 +39,25 @@ func eachEngine(t *testing.T, fn func(t *testing.T, e engine)) {
 	for _, name := range []string{DriverSQLite, DriverPostgres} {
 		t.Run(name, func(t *testing.T) { fn(t, newEngine(t, name)) })
 	}
+}
+
+// releaseDB opens e's database as an earlier release left it: the
+// migrations up to last applied, no store running.
+func (e engine) releaseDB(last int) (*sql.DB, dialect) {
+	e.t.Helper()
+	var db *sql.DB
+	var d dialect
+	var err error
+	if e.driver == DriverSQLite {
+		db, err = openSQLite(e.dsn)
+		d = sqliteDialect{}
+	} else {
+		db, err = sql.Open("pgx", e.dsn)
+		d = postgresDialect{}
+	}
+	require.NoError(e.t, err)
+	releaseSchema(e.t, db, d, last)
+	return db, d
 }
 
 func openOptions(t *testing.T, o Options) *Store {
