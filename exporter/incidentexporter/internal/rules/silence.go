@@ -204,18 +204,18 @@ func (idx *Silences) Holding(scope, labels string, now time.Time, except string)
 // labelValues reads a JSON object of labels; a value that is not a string
 // (a processor may set one) is matched as its JSON text.
 func labelValues(labels string) map[string]string {
-	var raw map[string]json.RawMessage
+	var raw map[string]any
 	if err := json.Unmarshal([]byte(labels), &raw); err != nil {
 		return map[string]string{}
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
-		var str string
-		if json.Unmarshal(v, &str) == nil {
+		if str, ok := v.(string); ok {
 			out[k] = str
-		} else {
-			out[k] = string(v)
+			continue
 		}
+		text, _ := json.Marshal(v)
+		out[k] = string(text)
 	}
 	return out
 }
