@@ -59,10 +59,12 @@ func TestGroupingWithRealAlertmanager(t *testing.T) {
 	}
 }
 
-// analysisCounter counts analysis notifications by Idempotency-Key.
+// analysisCounter counts the notifications a sink receives, by
+// Idempotency-Key.
 type analysisCounter struct {
-	mu  sync.Mutex
-	got map[string]int
+	mu   sync.Mutex
+	got  map[string]int
+	addr string
 }
 
 func (a *analysisCounter) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
@@ -84,13 +86,20 @@ func (a *analysisCounter) snapshot() map[string]int {
 
 func serveAnalysis(t *testing.T) (*analysisCounter, string) {
 	t.Helper()
-	counter := &analysisCounter{got: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	counter := serveCounter(t, "127.0.0.1:0")
+	return counter, "http://" + counter.addr + "/analyze"
+}
+
+// serveCounter counts what arrives on addr until the test ends.
+func serveCounter(t *testing.T, addr string) *analysisCounter {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
+	counter := &analysisCounter{got: map[string]int{}, addr: ln.Addr().String()}
 	srv := &http.Server{Handler: counter, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return counter, "http://" + ln.Addr().String() + "/analyze"
+	return counter
 }
 
 // Two collector processes on one PostgreSQL receive the same 20-alert group

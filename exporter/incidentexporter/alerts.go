@@ -37,12 +37,17 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 		for j := range sls.Len() {
 			lrs := sls.At(j).LogRecords()
 			for k := range lrs.Len() {
+				if e.inventory.take(lrs.At(k)) {
+					continue
+				}
 				a, problem := alertOf(lrs.At(k), now, grouping)
 				switch {
 				case a.Fingerprint == "" && problem == "":
 					skipped++
 				case problem != "":
-					rejected = append(rejected, incident.Outcome{Verdict: incident.VerdictRejected, Fingerprint: a.Fingerprint, Reason: problem})
+					rejected = append(rejected, incident.Outcome{
+						Verdict: incident.VerdictRejected, Fingerprint: a.Fingerprint, Reason: problem, Index: alertIndex(lrs.At(k)),
+					})
 				default:
 					alerts = append(alerts, a)
 				}
@@ -52,10 +57,28 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 	return alerts, rejected, skipped
 }
 
+// alertIndex is the record's index in its request's payload, -1 when the
+// receiver did not say.
+func alertIndex(lr plog.LogRecord) int {
+	if v, ok := lr.Attributes().Get(incident.AttrAlertIndex); ok && v.Type() == pcommon.ValueTypeInt {
+		return int(v.Int())
+	}
+	return -1
+}
+
+// requiredOfJSON are the attributes an alert of any JSON (alert.source
+// json) must have after the user's processors mapped it; the others have
+// defaults (README, "Any JSON").
+var requiredOfJSON = []string{incident.AttrFingerprint, incident.AttrTitle}
+
 // alertOf reads one record, or says why it cannot be stored. A record with
-// no fingerprint at all is not an alert: it comes back empty, no problem.
+// no fingerprint at all is not an alert: it comes back empty, no problem;
+// but one of any JSON is, and lacking a required attribute it is refused.
 func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.Alert, string) {
 	attrs := lr.Attributes()
+	if problem := missingOfJSON(attrs); problem != "" {
+		return store.Alert{Fingerprint: rawStr(attrs, incident.AttrFingerprint)}, problem
+	}
 	fpValue, ok := attrs.Get(incident.AttrFingerprint)
 	if !ok || fpValue.AsString() == "" {
 		return store.Alert{}, ""
@@ -104,7 +127,9 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.A
 		Annotations:  getJSON(attrs, incident.AttrAnnotations),
 		GeneratorURL: getStr(attrs, incident.AttrGeneratorURL),
 	}
-	if a.Status != incident.StatusResolved {
+	switch a.Status {
+	case incident.StatusResolved, incident.StatusAcknowledged:
+	default:
 		a.Status = incident.StatusFiring
 	}
 	if a.Severity == "" {
@@ -113,10 +138,30 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.A
 	if a.Title == "" {
 		a.Title = a.AlertName
 	}
-	// The instance identity is the start time, alert.starts_at. Without it
-	// the start is unknown (a repeat of the firing alert is then the same
-	// instance); the incident is detected at what a processor left in
-	// incident.detected_at, else at the record's timestamp.
+	return a, instanceTimes(&a, lr, now)
+}
+
+// missingOfJSON names the first required attribute an alert of any JSON
+// lacks; "" for every other record.
+func missingOfJSON(attrs pcommon.Map) string {
+	if rawStr(attrs, incident.AttrSource) != incident.SourceJSON {
+		return ""
+	}
+	for _, key := range requiredOfJSON {
+		if getStr(attrs, key) == "" {
+			return "missing required attribute " + key + ": set it from the JSON with a transform processor"
+		}
+	}
+	return ""
+}
+
+// instanceTimes reads when the alert's instance started and ended, or says
+// why they cannot be stored. The instance identity is the start time,
+// alert.starts_at. Without it the start is unknown (a repeat of the firing
+// alert is then the same instance); the incident is detected at what a
+// processor left in incident.detected_at, else at the record's timestamp.
+func instanceTimes(a *store.Alert, lr plog.LogRecord, now time.Time) string {
+	attrs := lr.Attributes()
 	a.StartsAt = getTime(attrs, incident.AttrStartsAt)
 	if a.StartsAt.IsZero() {
 		a.StartUnknown = true
@@ -132,9 +177,9 @@ func alertOf(lr plog.LogRecord, now time.Time, grouping rules.Grouping) (store.A
 	a.StartsAt = a.StartsAt.UTC().Truncate(time.Microsecond)
 	a.EndsAt = getTime(attrs, incident.AttrEndsAt).UTC().Truncate(time.Microsecond)
 	if a.StartsAt.Year() > maxYear || a.EndsAt.Year() > maxYear {
-		return a, "timestamp after the year 9999 (UTC)"
+		return "timestamp after the year 9999 (UTC)"
 	}
-	return a, ""
+	return ""
 }
 
 func rawStr(attrs pcommon.Map, key string) string {

@@ -163,7 +163,7 @@ func analysisConfig(sc StoreConfig, endpoint string) *Config {
 	cfg.Store = sc
 	cfg.Analysis.Endpoint = endpoint
 	cfg.Analysis.Secret = analysisSecret
-	cfg.Analysis.Retry = AnalysisRetryConfig{InitialInterval: 50 * time.Millisecond, MaxInterval: 200 * time.Millisecond, MaxAge: time.Hour}
+	cfg.Analysis.Retry = RetryConfig{InitialInterval: 50 * time.Millisecond, MaxInterval: 200 * time.Millisecond, MaxAge: time.Hour}
 	cfg.Analysis.Client.Timeout = 2 * time.Second
 	return cfg
 }
@@ -203,7 +203,7 @@ func outboxDone(t *testing.T, db *sql.DB, events int) func() bool {
 	return func() bool {
 		var done, pending int
 		require.NoError(t, db.QueryRow(`SELECT COUNT(*) FILTER (WHERE status <> 'pending'), COUNT(*) FILTER (WHERE status = 'pending')
-			FROM analysis_outbox`).Scan(&done, &pending))
+			FROM outbox`).Scan(&done, &pending))
 		return done == events && pending == 0
 	}
 }
@@ -257,7 +257,7 @@ func TestAnalysisDeliveredOnceWithValidSignature(t *testing.T) {
 			}
 			db := openDB(t, sc)
 			var delivered int
-			require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM analysis_outbox WHERE status = 'delivered' AND delivered_at IS NOT NULL").Scan(&delivered))
+			require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM outbox WHERE status = 'delivered' AND delivered_at IS NOT NULL").Scan(&delivered))
 			assert.Equal(t, 3, delivered)
 		})
 	}
@@ -277,17 +277,17 @@ func TestAnalysisOutboxPruned(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close(context.Background())
 	db := openDB(t, sc)
-	_, err = db.Exec(`INSERT INTO analysis_outbox (incident_id, event, status, created_at, next_attempt_at, last_error)
-		SELECT id, 'resolved', 'failed', created_at, created_at, 'HTTP 422' FROM incidents`)
+	_, err = db.Exec(`INSERT INTO outbox (sink, incident_id, event, status, created_at, next_attempt_at, last_error)
+		SELECT 'analysis', id, 'resolved', 'failed', created_at, created_at, 'HTTP 422' FROM incidents`)
 	require.NoError(t, err)
 	tb, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
 	require.NoError(t, err)
 	later := time.Now().Add(deliveredRetention + time.Minute)
-	d := &dispatcher{cfg: &createDefaultConfig().Analysis, store: s, telemetry: tb, logger: zap.NewNop(), now: func() time.Time { return later }}
+	d := newDispatcher(analysisSink(&createDefaultConfig().Analysis, http.DefaultClient), s, zap.NewNop(), tb, func() time.Time { return later })
 	d.dispatchDue(context.Background())
 	var delivered, failed int
 	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FILTER (WHERE status = 'delivered'), COUNT(*) FILTER (WHERE status = 'failed')
-		FROM analysis_outbox`).Scan(&delivered, &failed))
+		FROM outbox`).Scan(&delivered, &failed))
 	assert.Zero(t, delivered, "the delivered event is past the retention")
 	assert.Equal(t, 1, failed, "failed events stay")
 }
@@ -311,7 +311,7 @@ func TestAnalysisRetriesThroughAnOutage(t *testing.T) {
 			stop()
 			waitFor(t, "a delivery refused at the transport", func() bool {
 				var n int
-				require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM analysis_outbox WHERE last_error LIKE 'transport:%'`).Scan(&n))
+				require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE last_error LIKE 'transport:%'`).Scan(&n))
 				return n > 0
 			})
 			svc.answer.Store(0)
@@ -323,7 +323,7 @@ func TestAnalysisRetriesThroughAnOutage(t *testing.T) {
 			assert.Len(t, got, 2)
 			assert.Empty(t, filterAbove(got, 1), "each event once once the service is up")
 			var attempts int
-			require.NoError(t, db.QueryRow("SELECT MIN(attempts) FROM analysis_outbox").Scan(&attempts))
+			require.NoError(t, db.QueryRow("SELECT MIN(attempts) FROM outbox").Scan(&attempts))
 			assert.Greater(t, attempts, 2, "the outage made the dispatcher retry")
 		})
 	}
@@ -342,7 +342,7 @@ func TestAnalysisClientErrorFails(t *testing.T) {
 	db := openDB(t, sc)
 	waitFor(t, "the event marked failed", func() bool {
 		var n int
-		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM analysis_outbox WHERE status = 'failed' AND last_error = 'HTTP 422' AND attempts = 1").Scan(&n))
+		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND last_error = 'HTTP 422' AND attempts = 1").Scan(&n))
 		return n == 1
 	})
 	stop()
@@ -407,7 +407,7 @@ func TestAnalysisReplicaStoppedMidBatch(t *testing.T) {
 	stopA() // its requests are cut off before any answer
 	db := openDB(t, sc)
 	var leased int
-	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM analysis_outbox WHERE status = 'pending' AND attempts = 0
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 0
 		AND next_attempt_at > CURRENT_TIMESTAMP`).Scan(&leased))
 	require.Equal(t, 8, leased, "left leased by the stopped replica, not scheduled for a retry")
 

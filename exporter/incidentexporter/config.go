@@ -51,6 +51,10 @@ type Config struct {
 	// Analysis notifies the incident-analysis service of incident changes.
 	Analysis AnalysisConfig `mapstructure:"analysis"`
 
+	// Notify tells chat, paging and any webhook of incident changes, each
+	// sink on its own (README, "Notifications").
+	Notify []NotifyConfig `mapstructure:"notify"`
+
 	// API serves the incident API and web view (README, "Incident API");
 	// without an api section there is none.
 	API configoptional.Optional[APIConfig] `mapstructure:"api"`
@@ -105,7 +109,7 @@ type AnalysisConfig struct {
 	// because ClientConfig's own Unmarshal would swallow the fields beside it.
 	Client confighttp.ClientConfig `mapstructure:"client"`
 	// Retry paces deliveries that failed with 5xx, 429 or a transport error.
-	Retry AnalysisRetryConfig `mapstructure:"retry"`
+	Retry RetryConfig `mapstructure:"retry"`
 	// MaxInFlight is how many notifications a collector delivers at once,
 	// each of another incident; it claims no more than that.
 	MaxInFlight int `mapstructure:"max_in_flight"`
@@ -126,8 +130,9 @@ type APIConfig struct {
 	_ struct{}
 }
 
-// AnalysisRetryConfig is an exponential backoff with a deadline.
-type AnalysisRetryConfig struct {
+// RetryConfig paces the deliveries that failed with 5xx, 429 or a
+// transport error: an exponential backoff with a deadline.
+type RetryConfig struct {
 	InitialInterval time.Duration `mapstructure:"initial_interval"`
 	MaxInterval     time.Duration `mapstructure:"max_interval"`
 	// MaxAge: an event still undelivered this long after its incident change
@@ -179,7 +184,7 @@ func defaultAnalysisConfig() AnalysisConfig {
 	return AnalysisConfig{
 		Events:      []string{rules.EventCreated, rules.EventResolved},
 		Client:      client,
-		Retry:       AnalysisRetryConfig{InitialInterval: time.Second, MaxInterval: 5 * time.Minute, MaxAge: 24 * time.Hour},
+		Retry:       RetryConfig{InitialInterval: time.Second, MaxInterval: 5 * time.Minute, MaxAge: 24 * time.Hour},
 		MaxInFlight: defaultMaxInFlight,
 	}
 }
@@ -213,6 +218,9 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.Analysis.validate(); err != nil {
 		errs = append(errs, fmt.Errorf("analysis: %w", err))
+	}
+	if err := validateNotify(cfg.Notify); err != nil {
+		errs = append(errs, err)
 	}
 	if api := cfg.API.Get(); api != nil {
 		if err := api.validate(); err != nil {
@@ -250,6 +258,9 @@ func (g *GroupingConfig) validate() error {
 // analysisEvents are the events the analysis trigger may notify.
 var analysisEvents = []string{rules.EventCreated, rules.EventResolved, rules.EventReopened, rules.EventAlertAdded}
 
+// analysisSinkName is the analysis trigger's sink in the outbox.
+const analysisSinkName = "analysis"
+
 func (a *AnalysisConfig) validate() error {
 	if a.Endpoint == "" {
 		return nil
@@ -269,19 +280,25 @@ func (a *AnalysisConfig) validate() error {
 			errs = append(errs, fmt.Errorf("event %q is unknown: use %v", e, analysisEvents))
 		}
 	}
-	if a.Client.Timeout <= 0 {
+	errs = append(errs, validateDelivery(a.Client.Timeout, a.Retry, a.MaxInFlight)...)
+	return errors.Join(errs...)
+}
+
+// validateDelivery checks the settings every sink has.
+func validateDelivery(timeout time.Duration, r RetryConfig, maxInFlight int) []error {
+	var errs []error
+	if timeout <= 0 {
 		// The dispatcher's lease on an event is the timeout plus a margin; no
 		// timeout would let one hung service hold an event for ever.
-		errs = append(errs, fmt.Errorf("client.timeout must be positive, got %v", a.Client.Timeout))
+		errs = append(errs, fmt.Errorf("client.timeout must be positive, got %v", timeout))
 	}
-	if a.MaxInFlight < 1 || a.MaxInFlight > maxMaxInFlight {
-		errs = append(errs, fmt.Errorf("max_in_flight must be between 1 and %d, got %d", maxMaxInFlight, a.MaxInFlight))
+	if maxInFlight < 1 || maxInFlight > maxMaxInFlight {
+		errs = append(errs, fmt.Errorf("max_in_flight must be between 1 and %d, got %d", maxMaxInFlight, maxInFlight))
 	}
-	r := a.Retry
 	if r.InitialInterval <= 0 || r.MaxInterval < r.InitialInterval || r.MaxAge <= 0 {
 		errs = append(errs, errors.New("retry needs initial_interval > 0, max_interval >= initial_interval and max_age > 0"))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func (a *APIConfig) validate() error {

@@ -28,11 +28,13 @@ type incidentExporter struct {
 	store     *store.Store
 	telemetry *metadata.TelemetryBuilder
 	health    *storeHealth
+	inventory inventory
 
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
-	analysis  *dispatcher
-	api       *apiServer // nil without an api section
+	// dispatchers deliver the outbox, one per sink.
+	dispatchers []*dispatcher
+	api         *apiServer // nil without an api section
 }
 
 func newIncidentExporter(cfg *Config, set exporter.Settings) *incidentExporter {
@@ -46,7 +48,7 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	}
 	e.telemetry = tb
 	s, err := store.Open(ctx, store.Options{
-		Driver: e.cfg.Store.Driver, DSN: string(e.cfg.Store.DSN), Clock: e.now, AnalysisEvents: e.analysisEvents(),
+		Driver: e.cfg.Store.Driver, DSN: string(e.cfg.Store.DSN), Clock: e.now, Sinks: e.outboxSinks(),
 		Rules: rules.Config{
 			ResolveOn:          e.cfg.Grouping.ResolveOn,
 			ReopenWindow:       e.cfg.ReopenWindow,
@@ -59,24 +61,21 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	}
 	e.store = s
 	e.logger.Info("Incident store ready", zap.String("driver", e.cfg.Store.Driver), zap.String("grouping", e.cfg.Grouping.By))
-	if e.cfg.Analysis.Endpoint != "" {
-		client, err := e.cfg.Analysis.Client.ToClient(ctx, host.GetExtensions(), e.settings.TelemetrySettings)
-		if err != nil {
-			return errors.Join(fmt.Errorf("creating the analysis client: %w", err), s.Close(ctx))
-		}
-		e.analysis = &dispatcher{
-			cfg: &e.cfg.Analysis, store: s, client: client, logger: e.logger, telemetry: tb, now: e.now,
-			lease: e.cfg.Analysis.Client.Timeout + leaseSlack,
-		}
-		e.analysis.start()
+	sinks, err := e.sinks(ctx, host)
+	if err != nil {
+		return errors.Join(err, s.Close(ctx))
+	}
+	for _, k := range sinks {
+		d := newDispatcher(k, s, e.logger, tb, e.now)
+		e.dispatchers = append(e.dispatchers, d)
+		d.start()
 	}
 	if err := e.startAPI(ctx, host); err != nil {
 		// Undone here, and nothing left for shutdown to undo again.
-		if e.analysis != nil {
-			e.analysis.shutdown()
-			e.analysis = nil
+		for _, d := range e.dispatchers {
+			d.shutdown()
 		}
-		e.store = nil
+		e.dispatchers, e.store = nil, nil
 		return errors.Join(err, s.Close(ctx))
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -86,6 +85,9 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	if interval := e.sweepInterval(); interval > 0 {
 		e.runLoop(loopCtx, interval, e.sweepOnce)
 	}
+	// Silences are created through any replica's API: every replica looks
+	// for ended ones.
+	e.runLoop(loopCtx, silenceSweepInterval, e.releaseSilenced)
 	return nil
 }
 
@@ -119,8 +121,8 @@ func (e *incidentExporter) shutdown(ctx context.Context) error {
 		e.stopLoops()
 		e.loops.Wait()
 	}
-	if e.analysis != nil {
-		e.analysis.shutdown()
+	for _, d := range e.dispatchers {
+		d.shutdown()
 	}
 	var err error
 	if e.store != nil {
@@ -179,9 +181,10 @@ func (e *incidentExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 }
 
 var (
-	reasonAlertResolved = metric.WithAttributes(attribute.String("reason", "alert_resolved"))
-	reasonAutoResolved  = metric.WithAttributes(attribute.String("reason", "auto_resolved"))
-	reasonHeartbeat     = metric.WithAttributes(attribute.String("reason", "heartbeat_received"))
+	reasonAlertResolved      = metric.WithAttributes(attribute.String("reason", "alert_resolved"))
+	reasonAutoResolved       = metric.WithAttributes(attribute.String("reason", "auto_resolved"))
+	reasonHeartbeat          = metric.WithAttributes(attribute.String("reason", "heartbeat_received"))
+	reasonIntegrationRemoved = metric.WithAttributes(attribute.String("reason", "integration_removed"))
 )
 
 // report counts the verdicts and hands them to the receiver's recorder.
@@ -211,10 +214,36 @@ func (e *incidentExporter) report(ctx context.Context, outcomes []incident.Outco
 	}
 }
 
-// analysisEvents are the events to queue: none without an endpoint.
-func (e *incidentExporter) analysisEvents() []string {
-	if e.cfg.Analysis.Endpoint == "" {
-		return nil
+// outboxSinks are the sinks the store queues events for: the analysis
+// trigger when it has an endpoint, and each notify sink.
+func (e *incidentExporter) outboxSinks() []store.Sink {
+	var out []store.Sink
+	if e.cfg.Analysis.Endpoint != "" {
+		out = append(out, store.Sink{Name: analysisSinkName, Events: e.cfg.Analysis.Events})
 	}
-	return e.cfg.Analysis.Events
+	for i := range e.cfg.Notify {
+		out = append(out, e.cfg.Notify[i].outboxSink())
+	}
+	return out
+}
+
+// sinks are where the dispatchers deliver, each with its own client.
+func (e *incidentExporter) sinks(ctx context.Context, host component.Host) ([]*sink, error) {
+	var out []*sink
+	if a := &e.cfg.Analysis; a.Endpoint != "" {
+		client, err := a.Client.ToClient(ctx, host.GetExtensions(), e.settings.TelemetrySettings)
+		if err != nil {
+			return nil, fmt.Errorf("creating the analysis client: %w", err)
+		}
+		out = append(out, analysisSink(a, client))
+	}
+	for i := range e.cfg.Notify {
+		n := &e.cfg.Notify[i]
+		client, err := n.Client.ToClient(ctx, host.GetExtensions(), e.settings.TelemetrySettings)
+		if err != nil {
+			return nil, fmt.Errorf("creating the client of notify sink %s: %w", n.Name, err)
+		}
+		out = append(out, notifySink(n, client))
+	}
+	return out, nil
 }

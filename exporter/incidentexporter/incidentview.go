@@ -10,9 +10,9 @@ import (
 )
 
 // How incidents and their alerts look in JSON, in one place: the analysis
-// notifications carry incidentJSON and alertJSON, the incident API the same
-// objects with more fields (apiIncident, apiAlert), so that a consumer of
-// both reads one shape.
+// notifications (and webhook sinks) carry incidentJSON and alertJSON, the
+// incident API the same objects with more fields (apiIncident, apiAlert), so
+// that a consumer of both reads one shape.
 
 // incidentJSON is the analysis payload's incident (README, "Analysis
 // trigger"). Its fields and their names are a published contract.
@@ -82,47 +82,38 @@ type apiEvent struct {
 	Fingerprint *string `json:"fingerprint"`
 }
 
-// notifiedIncidentOf is an outbox row's incident as the analysis service
-// gets it.
-func notifiedIncidentOf(in *store.IncidentRow) incidentJSON {
+// incidentJSONOf is an incident as notifications show it; status is the
+// one people see (open, acknowledged, resolved).
+func incidentJSONOf(in *rules.Incident) incidentJSON {
 	return incidentJSON{
 		ID: in.ID, Title: in.Title, Description: in.Description, ServiceName: in.ServiceName,
-		Severity: in.Severity, Status: in.Status, DetectedAt: in.DetectedAt.Format(incident.TimeLayout),
+		Severity: in.Severity, Status: in.ShownStatus(), DetectedAt: in.DetectedAt.Format(incident.TimeLayout),
 		ResolvedAt: formatOptional(in.ResolvedAt), Fingerprint: in.Fingerprint, GroupKey: in.GroupKey,
 		AlertCount: in.AlertCount, ReopenCount: in.ReopenCount, Project: in.Project, Source: in.Source,
 		GeneratorURL: in.GeneratorURL, Labels: rawJSON(in.Labels), Annotations: rawJSON(in.Annotations),
 	}
 }
 
-func notifiedAlertOf(a *store.AlertRow) alertJSON {
+func alertJSONOf(m *rules.Member) alertJSON {
 	return alertJSON{
-		Fingerprint: a.Fingerprint, Status: a.Status, Title: a.Title, Severity: a.Severity,
-		StartsAt: a.StartsAt.Format(incident.TimeLayout), EndsAt: formatOptional(a.EndsAt), Labels: rawJSON(a.Labels),
+		Fingerprint: m.Ref.Fingerprint, Status: m.Status, Title: m.Title, Severity: m.Severity,
+		StartsAt: m.Ref.StartsAt.Format(incident.TimeLayout), EndsAt: formatOptional(m.EndsAt), Labels: rawJSON(m.Labels),
 	}
 }
 
 // apiIncidentOf is an incident as the API shows it.
 func apiIncidentOf(in *rules.Incident) apiIncident {
 	return apiIncident{
-		incidentJSON: incidentJSON{
-			ID: in.ID, Title: in.Title, Description: in.Description, ServiceName: in.ServiceName,
-			Severity: in.Severity, Status: in.ShownStatus(), DetectedAt: in.DetectedAt.Format(incident.TimeLayout),
-			ResolvedAt: formatZero(in.ResolvedAt), Fingerprint: in.Fingerprint, GroupKey: in.GroupKey,
-			AlertCount: in.AlertCount, ReopenCount: in.ReopenCount, Project: in.Project, Source: in.Source,
-			GeneratorURL: in.GeneratorURL, Labels: rawJSON(in.Labels), Annotations: rawJSON(in.Annotations),
-		},
-		DedupScope: in.Scope, ResolutionReason: optionalString(in.Reason), ResolvedBy: optionalString(in.ResolvedBy),
-		AcknowledgedAt: formatZero(in.AcknowledgedAt), AcknowledgedBy: optionalString(in.AcknowledgedBy),
+		incidentJSON: incidentJSONOf(in),
+		DedupScope:   in.Scope, ResolutionReason: optionalString(in.Reason), ResolvedBy: optionalString(in.ResolvedBy),
+		AcknowledgedAt: formatOptional(in.AcknowledgedAt), AcknowledgedBy: optionalString(in.AcknowledgedBy),
 		LastSeenAt: in.LastSeenAt.Format(incident.TimeLayout), Occurrences: in.Occurrences, FiringAlerts: in.FiringAlerts,
 	}
 }
 
 func apiAlertOf(m *rules.Member) apiAlert {
 	return apiAlert{
-		alertJSON: alertJSON{
-			Fingerprint: m.Ref.Fingerprint, Status: m.Status, Title: m.Title, Severity: m.Severity,
-			StartsAt: m.Ref.StartsAt.Format(incident.TimeLayout), EndsAt: formatZero(m.EndsAt), Labels: rawJSON(m.Labels),
-		},
+		alertJSON:   alertJSONOf(m),
 		Annotations: rawJSON(m.Annotations),
 		FirstSeenAt: m.FirstSeenAt.Format(incident.TimeLayout), LastSeenAt: m.LastSeenAt.Format(incident.TimeLayout),
 		Occurrences: m.Occurrences,
@@ -136,20 +127,13 @@ func apiEventOf(e *store.TimelineEvent) apiEvent {
 	}
 }
 
-func formatOptional(t *time.Time) *string {
-	if t == nil {
+// formatOptional is nil for a time not set.
+func formatOptional(t time.Time) *string {
+	if t.IsZero() {
 		return nil
 	}
 	s := t.Format(incident.TimeLayout)
 	return &s
-}
-
-// formatZero formats t, or gives null for the zero time (not set).
-func formatZero(t time.Time) *string {
-	if t.IsZero() {
-		return nil
-	}
-	return formatOptional(&t)
 }
 
 func optionalString(s string) *string {

@@ -49,6 +49,16 @@ func (e *incidentExporter) sweepOnce(ctx context.Context) {
 	if e.cfg.Heartbeat.Alertname == "" {
 		return
 	}
+	if served, ok := e.inventory.served(); ok {
+		n, err := e.store.ForgetHeartbeats(ctx, served)
+		if n > 0 {
+			e.telemetry.IncidentIncidentsResolved.Add(ctx, n, reasonIntegrationRemoved)
+			e.logger.Info("Heartbeat incidents of removed integrations resolved", zap.Int64("count", n))
+		}
+		if err != nil && ctx.Err() == nil {
+			e.logger.Warn("Forgetting the heartbeats of removed integrations failed; it runs again at the next tick", zap.Error(err))
+		}
+	}
 	opened, beats, err := e.store.CheckHeartbeats(ctx)
 	now := e.now()
 	for _, b := range beats {
@@ -61,5 +71,19 @@ func (e *incidentExporter) sweepOnce(ctx context.Context) {
 	}
 	if err != nil && ctx.Err() == nil {
 		e.logger.Warn("Heartbeat sweep failed; it runs again at the next tick", zap.Error(err))
+	}
+}
+
+// silenceSweepInterval: what an ended silence held opens within about it.
+const silenceSweepInterval = time.Second
+
+// releaseSilenced opens the incidents of what ended silences held.
+func (e *incidentExporter) releaseSilenced(ctx context.Context) {
+	n, err := e.store.ReleaseSilenced(ctx)
+	if n > 0 {
+		e.logger.Info("Alerts held by ended silences released", zap.Int64("count", n))
+	}
+	if err != nil && ctx.Err() == nil {
+		e.logger.Warn("Releasing what ended silences held failed; it runs again at the next tick", zap.Error(err))
 	}
 }

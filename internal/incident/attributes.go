@@ -7,6 +7,13 @@ package incident
 // EventName is the log record's EventName for every alert.
 const EventName = "alert"
 
+// EventNameInventory is the EventName of the record in which a receiver
+// announces, at start and then periodically, every dedup scope it serves
+// (AttrReceiverID, AttrIntegrationIDs). It carries no alert.fingerprint: it
+// is not an alert. A scope no receiver announces any more has no sender left,
+// so nothing will ever resolve its heartbeat incident.
+const EventNameInventory = "alertwebhook.inventory"
+
 // Attribute keys of an alert log record. They are a public contract: processors
 // in the pipeline may read and rewrite them, and the exporter stores what it gets.
 const (
@@ -36,15 +43,31 @@ const (
 	AttrValues       = "alert.values"
 	AttrOrgID        = "alert.org_id"
 
+	// AttrAlertIndex is the alert's index in the request's payload, so that
+	// the answer names a rejected alert even when it has no fingerprint.
+	AttrAlertIndex      = "webhook.alert.index"
 	AttrIntegrationID   = "webhook.integration.id"
 	AttrIntegrationType = "webhook.integration.type"
 	AttrProject         = "webhook.project"
+)
+
+// Attribute keys of an inventory record (EventNameInventory).
+const (
+	// AttrReceiverID is the announcing receiver's component ID
+	// ("alertwebhook", "alertwebhook/prod").
+	AttrReceiverID = "webhook.receiver.id"
+	// AttrIntegrationIDs is a slice of every dedup scope the receiver serves:
+	// the values its alert records carry in AttrIntegrationID.
+	AttrIntegrationIDs = "webhook.integration.ids"
 )
 
 // Values of alert.status.
 const (
 	StatusFiring   = "firing"
 	StatusResolved = "resolved"
+	// StatusAcknowledged: the sender acknowledged the alert (PagerDuty's
+	// event_action acknowledge); the open incident holding it is acknowledged.
+	StatusAcknowledged = "acknowledged"
 )
 
 // Values of alert.source: the payload format the alert arrived in.
@@ -52,6 +75,10 @@ const (
 	SourceAlertmanager = "alertmanager"
 	SourcePrometheus   = "prometheus"
 	SourceGrafana      = "grafana"
+	SourcePagerDuty    = "pagerduty"
+	// SourceJSON: any JSON, mapped to these attributes by the user's
+	// processors (a transform with OTTL).
+	SourceJSON = "json"
 )
 
 // TimeLayout is how every timestamp attribute is written: RFC 3339 in UTC.

@@ -48,13 +48,15 @@ func SeverityNumber(severity string) plog.SeverityNumber {
 // > low. A value outside the four (a processor may set anything) ranks as
 // medium and is kept only when it is the higher one's equal and came first.
 func HigherSeverity(a, b string) string {
-	if severityRank(b) > severityRank(a) {
+	if SeverityRank(b) > SeverityRank(a) {
 		return b
 	}
 	return a
 }
 
-func severityRank(s string) int {
+// SeverityRank orders severities: low < medium < high < critical; an unknown one
+// counts as medium, the default.
+func SeverityRank(s string) int {
 	switch s {
 	case SeverityCritical:
 		return 4

@@ -60,6 +60,8 @@ type Outcome struct {
 	Reason string
 	// SilenceID is the silence that holds a silenced alert.
 	SilenceID string
+	// Index is a rejected record's webhook.alert.index, -1 when it has none.
+	Index int
 }
 
 // Recorder collects the outcomes the exporter reports for one webhook request.

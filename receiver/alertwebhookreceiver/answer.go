@@ -24,12 +24,24 @@ type successBody struct {
 	IncidentsReopened int           `json:"incidents_reopened"`
 	AlertsGrouped     int           `json:"alerts_grouped"`
 	// AlertsResolved counts alerts resolved while their incident stays open
-	// (grouping, resolve_on: all); present when not zero.
+	// (README, Grouping: resolve_on: all); present when not zero.
 	AlertsResolved int `json:"alerts_resolved,omitempty"`
-	// Heartbeats counts heartbeat alerts (§10); present when not zero.
-	Heartbeats int         `json:"heartbeats,omitempty"`
-	Duplicates int         `json:"duplicates"`
-	Rejected   []rejection `json:"rejected,omitempty"`
+	// Heartbeats counts heartbeat alerts (README, Heartbeats); present when
+	// not zero.
+	Heartbeats int `json:"heartbeats,omitempty"`
+	// AlertsSilenced counts alerts a silence holds (README, Silences);
+	// present when not zero.
+	AlertsSilenced int         `json:"alerts_silenced,omitempty"`
+	Duplicates     int         `json:"duplicates"`
+	Rejected       []rejection `json:"rejected,omitempty"`
+}
+
+type silencedBody struct {
+	Status      string      `json:"status"`
+	Message     string      `json:"message"`
+	Fingerprint string      `json:"fingerprint"`
+	SilenceID   string      `json:"silence_id"`
+	Rejected    []rejection `json:"rejected,omitempty"`
 }
 
 type duplicateBody struct {
@@ -58,15 +70,17 @@ type healthBody struct {
 }
 
 // verdictBody builds the 200 answer from what the exporter reported: success
-// when something changed, duplicate when nothing changed and some alert was
-// already known, ignored when every alert was a resolve with nothing to
-// resolve, and accepted when nothing came back (an asynchronous pipeline, or
-// processors that dropped every record). Alerts the exporter rejected are in
-// rejected, never counted as stored.
+// when something changed (a heartbeat is a change, and the heartbeat incident
+// it resolves counts as resolved), duplicate when nothing changed and some
+// alert was already known, ignored when every alert was a resolve with
+// nothing to resolve, silenced when a silence holds every alert, and
+// accepted when nothing came back (an asynchronous
+// pipeline, or processors that dropped every record). Alerts the exporter
+// rejected are in rejected, never counted as stored.
 func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) any {
 	var body successBody
 	body.Incidents = make([]incidentRef, 0, 1)
-	changed, seen := false, 0
+	changed, seen, silenced := false, 0, 0
 	for _, o := range outcomes {
 		seen++
 		switch o.Verdict {
@@ -82,6 +96,13 @@ func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) 
 			body.AlertsResolved++
 		case incident.VerdictHeartbeat:
 			body.Heartbeats++
+			if o.IncidentID != "" {
+				// The heartbeat resolved its scope's heartbeat incident.
+				body.IncidentsResolved++
+			}
+		case incident.VerdictSilenced:
+			body.AlertsSilenced++
+			silenced++
 		case incident.VerdictDuplicate:
 			body.Duplicates++
 			continue
@@ -93,6 +114,10 @@ func verdictBody(alerts int, outcomes []incident.Outcome, rejected []rejection) 
 	}
 	if len(outcomes) == 0 {
 		return acceptedBody{Status: "accepted", AlertsReceived: alerts, Rejected: rejected}
+	}
+	if silenced == len(outcomes) {
+		first := outcomes[0]
+		return silencedBody{Status: "silenced", Message: "Alert silenced", Fingerprint: first.Fingerprint, SilenceID: first.SilenceID, Rejected: rejected}
 	}
 	if changed {
 		body.Status = "success"

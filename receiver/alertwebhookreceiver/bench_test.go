@@ -15,8 +15,8 @@ import (
 	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
-// groupOf returns an Alertmanager v4 body with n distinct alerts.
-func groupOf(n int) []byte {
+// notificationOf returns an Alertmanager v4 notification with n distinct alerts.
+func notificationOf(n int) []byte {
 	var b strings.Builder
 	b.WriteString(`{"version":"4","groupKey":"{}:{alertname=\"HighErrorRate\"}","status":"firing","receiver":"sre","externalURL":"http://alertmanager:9093","truncatedAlerts":0,"alerts":[`)
 	for i := range n {
@@ -31,13 +31,13 @@ func groupOf(n int) []byte {
 
 func BenchmarkParseAlertmanager(b *testing.B) {
 	for _, n := range []int{1, 100} {
-		body := groupOf(n)
+		body := notificationOf(n)
 		b.Run(fmt.Sprintf("alerts=%d", n), func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			now := time.Now()
 			for b.Loop() {
-				if _, err := parseGroup(body, incident.SourceAlertmanager, now); err != nil {
+				if _, err := parseNotification(body, incident.SourceAlertmanager, now); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -66,7 +66,7 @@ func BenchmarkFingerprint(b *testing.B) {
 
 func BenchmarkBuildRecords(b *testing.B) {
 	for _, n := range []int{1, 100} {
-		note, err := parseGroup(groupOf(n), incident.SourceAlertmanager, time.Now())
+		note, err := parseNotification(notificationOf(n), incident.SourceAlertmanager, time.Now())
 		require.NoError(b, err)
 		builder := newRecordBuilder(FingerprintConfig{}, "bench")
 		builder.identify(note)
@@ -88,7 +88,7 @@ func BenchmarkHandler(b *testing.B) {
 	cfg.RateLimit = RateLimitConfig{RequestsPerSecond: 1e12, Burst: 1 << 30}
 	r, err := newReceiver(cfg, receiverSettings(), consumertest.NewNop())
 	require.NoError(b, err)
-	body := groupOf(1)
+	body := notificationOf(1)
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/alertmanager", bytes.NewReader(body))

@@ -190,3 +190,27 @@ func TestAnnouncedOverLimitIs413AtOnce(t *testing.T) {
 	got, _ := io.ReadAll(resp.Body)
 	assert.JSONEq(t, `{"detail":"Request body exceeds the limit of 65536 bytes"}`, string(got))
 }
+
+// Decoding a stranger's body counts against the unauthenticated budget, at
+// parseAmplification times its size; a body too large for that is decoded
+// only while nothing else holds the budget.
+func TestParsingCountsAgainstTheBudget(t *testing.T) {
+	b := newBudget(100 << 10)
+	small := b.hold()
+	require.True(t, small.grow(1<<10))
+	require.True(t, small.growForParsing(1<<10), "16 KiB of 99 KiB free")
+	assert.Equal(t, int64(100<<10-17<<10), b.free)
+
+	big := b.hold()
+	require.True(t, big.grow(20<<10))
+	assert.False(t, big.growForParsing(20<<10), "320 KiB does not fit while another read holds the budget")
+	small.release()
+	assert.True(t, big.growForParsing(20<<10), "alone, it takes what is left")
+	assert.Zero(t, b.free)
+	assert.False(t, b.hold().grow(1), "the others wait")
+	big.release()
+	assert.Equal(t, int64(100<<10), b.free)
+
+	var authenticated *hold
+	assert.True(t, authenticated.growForParsing(1<<30), "authenticated reads are not budgeted")
+}

@@ -120,11 +120,11 @@ const (
 	defaultReadTimeout       = 30 * time.Second
 	// confighttp's own default for max_request_body_size.
 	defaultMaxRequestBodySize = 20 << 20
-	// Alertmanager and Grafana put every alert of a group in one notification
-	// (Alertmanager's max_alerts is 0, unlimited, by default). Groups of a few
-	// thousand alerts happen in real outages; 10 000 alerts of the usual
-	// 0.5–2 KiB are what the default 20 MiB body holds anyway, so only
-	// synthetic, minimal alerts go past it.
+	// Alertmanager and Grafana put every alert that shares the route's
+	// group_by labels in one notification (Alertmanager's max_alerts is 0,
+	// unlimited, by default). Notifications of a few thousand alerts happen in
+	// real outages; 10 000 alerts of the usual 0.5–2 KiB are what the default
+	// 20 MiB body holds anyway, so only synthetic, minimal alerts go past it.
 	defaultMaxAlertsPerRequest = 10_000
 	// maxIDLen bounds an integration id: it is a path segment, a metric
 	// attribute and the store's dedup scope.

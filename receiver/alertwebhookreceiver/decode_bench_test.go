@@ -22,14 +22,14 @@ func BenchmarkDecodeNotification(b *testing.B) {
 		{"goccy", gojson.Unmarshal},
 	}
 	for _, n := range []int{1, 100} {
-		body := groupOf(n)
+		body := notificationOf(n)
 		for _, d := range decoders {
 			b.Run(fmt.Sprintf("alerts=%d/%s", n, d.name), func(b *testing.B) {
 				b.SetBytes(int64(len(body)))
 				b.ReportAllocs()
 				for b.Loop() {
-					var g wireGroup[[]wireAlert]
-					if err := d.unmarshal(body, &g); err != nil || len(g.Alerts) != n {
+					var w wireNotification[[]wireAlert]
+					if err := d.unmarshal(body, &w); err != nil || len(w.Alerts) != n {
 						b.Fatal(err)
 					}
 				}

@@ -91,7 +91,7 @@ var identity = contentDecoder{}
 // http.compression_algorithms ("" is a body sent as is).
 type encodings struct {
 	allowed map[string]contentDecoder
-	names   string // for the 415 detail
+	names   string // the accepted names, for the 415 detail
 }
 
 // newEncodings follows confighttp: no list means every encoding the receiver
@@ -119,6 +119,14 @@ func newEncodings(algorithms []string) encodings {
 	slices.Sort(names)
 	e.names = strings.Join(names, ", ")
 	return e
+}
+
+// instead says what a sender whose encoding is refused should send.
+func (e encodings) instead() string {
+	if e.names == "" {
+		return "send the body as is"
+	}
+	return "send the body as is or encoded with " + e.names
 }
 
 // decoder returns the decoder of a request's Content-Encoding, or false when

@@ -57,14 +57,14 @@ func fuzzHandler(f *testing.F, path string, seeds []string, parse func([]byte) e
 
 func FuzzAlertmanagerPayload(f *testing.F) {
 	fuzzHandler(f, "/webhooks/alertmanager", []string{"alertmanager/*.json"}, func(b []byte) error {
-		_, err := parseGroup(b, "alertmanager", time.Now())
+		_, err := parseNotification(b, "alertmanager", time.Now())
 		return err
 	})
 }
 
 func FuzzGrafanaPayload(f *testing.F) {
 	fuzzHandler(f, "/webhooks/grafana/"+grafID, []string{"grafana/*.json"}, func(b []byte) error {
-		_, err := parseGroup(b, "grafana", time.Now())
+		_, err := parseNotification(b, "grafana", time.Now())
 		return err
 	})
 }
@@ -89,7 +89,7 @@ func FuzzAlertsOver(f *testing.F) {
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		const limit = 3
-		if n, err := parseGroup(body, incident.SourceAlertmanager, now); err == nil && len(n.Alerts)+len(n.Rejected) > limit {
+		if n, err := parseNotification(body, incident.SourceAlertmanager, now); err == nil && len(n.Alerts)+len(n.Rejected) > limit {
 			if !alertsOver(bytes.NewReader(body), kindAlertmanager, limit) {
 				t.Fatalf("%d alerts parsed, the count let them through: %q", len(n.Alerts)+len(n.Rejected), body)
 			}

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter"
+	"github.com/sre-copilot/incident-collector/internal/incident"
 	"github.com/sre-copilot/incident-collector/internal/testutil"
 	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
 )
@@ -41,8 +42,10 @@ func fixture(tb testing.TB, name string) []byte { return testutil.Fixture(tb, na
 
 // storeConsumer is the end of the pipeline in these tests: the real incident
 // exporter on a temporary SQLite file, so that every answer that depends on
-// dedup comes from the real rules. It keeps the records it got; err, when
-// set, fails a delivery before the store sees it.
+// dedup comes from the real rules. It keeps the alert records it got (the
+// receiver's inventory goes to the exporter only); err, when set, fails a
+// delivery before the store sees it. opts change the exporter's default
+// config.
 type storeConsumer struct {
 	consumertest.LogsSink
 	exporter consumer.Logs
@@ -51,12 +54,15 @@ type storeConsumer struct {
 	err      error
 }
 
-func newStoreConsumer(tb testing.TB) *storeConsumer {
+func newStoreConsumer(tb testing.TB, opts ...func(*incidentexporter.Config)) *storeConsumer {
 	tb.Helper()
 	f := incidentexporter.NewFactory()
 	cfg := f.CreateDefaultConfig().(*incidentexporter.Config)
 	dsn := filepath.Join(tb.TempDir(), "incidents.db")
 	cfg.Store = incidentexporter.StoreConfig{Driver: "sqlite", DSN: configopaque.String(dsn)}
+	for _, o := range opts {
+		o(cfg)
+	}
 	exp, err := f.CreateLogs(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
 	require.NoError(tb, err)
 	require.NoError(tb, exp.Start(context.Background(), componenttest.NewNopHost()))
@@ -77,7 +83,9 @@ func (s *storeConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	if err != nil {
 		return err
 	}
-	_ = s.LogsSink.ConsumeLogs(ctx, ld)
+	if !isInventory(ld) {
+		_ = s.LogsSink.ConsumeLogs(ctx, ld)
+	}
 	return s.exporter.ConsumeLogs(ctx, ld)
 }
 
@@ -102,12 +110,25 @@ func forEachRecord(ld plog.Logs, fn func(plog.LogRecord)) {
 	}
 }
 
+// allRecords are the alert records a sink got, in order.
 func allRecords(sink *consumertest.LogsSink) []plog.LogRecord {
 	var out []plog.LogRecord
 	for _, ld := range sink.AllLogs() {
-		forEachRecord(ld, func(lr plog.LogRecord) { out = append(out, lr) })
+		forEachRecord(ld, func(lr plog.LogRecord) {
+			if lr.EventName() == incident.EventName {
+				out = append(out, lr)
+			}
+		})
 	}
 	return out
+}
+
+// isInventory: ld is the receiver's announcement of its integrations, which
+// it sends at start and periodically, not a request's alerts.
+func isInventory(ld plog.Logs) bool {
+	inventory := false
+	forEachRecord(ld, func(lr plog.LogRecord) { inventory = lr.EventName() == incident.EventNameInventory })
+	return inventory
 }
 
 // testConfig has the global endpoint, one prometheus integration (Alertmanager

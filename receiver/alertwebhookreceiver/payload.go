@@ -51,25 +51,30 @@ type wireAlert struct {
 	Values json.RawMessage `json:"values"`
 }
 
-// wireGroup is the notification envelope of Alertmanager (v4) and Grafana
-// (v1). A is []wireAlert on the fast path, which decodes the alerts in the
+// wireNotification is the envelope of an Alertmanager (v4) or Grafana (v1)
+// notification. A is []wireAlert on the fast path, which decodes the alerts in the
 // same pass (nearly every request is well-formed), and json.RawMessage on the
 // slow path, which then looks at each alert alone to say what is wrong.
-type wireGroup[A any] struct {
+type wireNotification[A any] struct {
 	Receiver        string `json:"receiver"`
-	GroupKey        string `json:"groupKey"`
+	GroupKey        string `json:"groupKey"` // see exactGroupKey
 	ExternalURL     string `json:"externalURL"`
 	TruncatedAlerts int64  `json:"truncatedAlerts"`
 	OrgID           *int64 `json:"orgId"`
 	Alerts          A      `json:"alerts"`
 }
 
-// notification starts the parsed request with the envelope's metadata.
-func (g *wireGroup[A]) notification(source string) *notification {
-	return &notification{
-		Source: source, Receiver: g.Receiver, GroupKey: g.GroupKey, ExternalURL: g.ExternalURL,
-		TruncatedAlerts: g.TruncatedAlerts, OrgID: g.OrgID,
+// notification starts the parsed request with the envelope's metadata,
+// found in body.
+func (w *wireNotification[A]) notification(source string, body []byte) (*notification, error) {
+	groupKey, err := exactGroupKey(body, w.GroupKey)
+	if err != nil {
+		return nil, err
 	}
+	return &notification{
+		Source: source, Receiver: w.Receiver, GroupKey: groupKey, ExternalURL: w.ExternalURL,
+		TruncatedAlerts: w.TruncatedAlerts, OrgID: w.OrgID,
+	}, nil
 }
 
 // alert is one validated alert, independent of the payload format.
@@ -92,11 +97,12 @@ type alert struct {
 	Values       map[string]any
 }
 
-// notification is a parsed request: the group metadata and its usable alerts.
+// notification is a parsed request: the envelope's metadata and its usable
+// alerts.
 type notification struct {
 	Source          string
 	Receiver        string
-	GroupKey        string
+	GroupKey        string // as sent, byte for byte: it may be invalid UTF-8
 	ExternalURL     string
 	TruncatedAlerts int64
 	OrgID           *int64
@@ -108,34 +114,40 @@ type notification struct {
 // form feed, a non-breaking space) is not JSON, here as in the alert count.
 const jsonSpace = " \t\r\n"
 
-// parseGroup parses an Alertmanager v4 or Grafana v1 notification. A payload
-// that is not usable at all is a *payloadError; single bad alerts are listed
-// in Rejected and the rest are kept.
-func parseGroup(body []byte, source string, now time.Time) (*notification, error) {
+// parseNotification parses an Alertmanager v4 or Grafana v1 notification. A
+// payload that is not usable at all is a *payloadError; single bad alerts are
+// listed in Rejected and the rest are kept.
+func parseNotification(body []byte, source string, now time.Time) (*notification, error) {
 	body = bytes.Trim(body, jsonSpace)
 	if err := checkTopLevel(body, '{', "a JSON object"); err != nil {
 		return nil, err
 	}
-	var fast wireGroup[[]wireAlert]
+	var fast wireNotification[[]wireAlert]
 	if err := decodeFast(body, &fast); err == nil {
 		if fast.Alerts == nil {
 			return nil, invalidPayload("missing required field 'alerts'")
 		}
-		n := fast.notification(source)
+		n, err := fast.notification(source, body)
+		if err != nil {
+			return nil, err
+		}
 		n.addAll(fast.Alerts, source, now)
 		return n, n.usable()
 	}
 
 	// Slow path: find out exactly what is wrong, alert by alert.
-	var g wireGroup[json.RawMessage]
-	if err := json.Unmarshal(body, &g); err != nil {
+	var slow wireNotification[json.RawMessage]
+	if err := json.Unmarshal(body, &slow); err != nil {
 		return nil, describeJSONError(err)
 	}
-	raws, err := alertArray(g.Alerts)
+	raws, err := alertArray(slow.Alerts)
 	if err != nil {
 		return nil, err
 	}
-	n := g.notification(source)
+	n, err := slow.notification(source, body)
+	if err != nil {
+		return nil, err
+	}
 	n.addRaw(raws, source, now)
 	return n, n.usable()
 }
@@ -244,6 +256,17 @@ func (n *notification) usable() error {
 			n.Rejected[0].Index, n.Rejected[0].Reason, len(n.Rejected)-1)
 	}
 }
+
+// Bounds of one alert. Real alerts carry tens of labels of tens of bytes;
+// these keep one hostile alert from turning into megabytes of attributes,
+// index entries and JSON columns. An alert over one is rejected alone.
+const (
+	maxLabels      = 1000
+	maxAnnotations = 1000
+	// maxLabelBytes bounds the label names and values of one alert together:
+	// the labels are hashed into the fingerprint and stored with every incident.
+	maxLabelBytes = 64 << 10
+)
 
 func validate(w *wireAlert, source string, now time.Time) (alert, string) {
 	if len(w.Labels) == 0 {

@@ -13,11 +13,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/confighttp"
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
-	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/sre-copilot/incident-collector/receiver/alertwebhookreceiver/internal/metadata"
@@ -40,28 +38,27 @@ type endpoint struct {
 }
 
 type alertReceiver struct {
-	cfg       *Config
-	settings  receiver.Settings
-	next      consumer.Logs
-	obsrecv   *receiverhelper.ObsReport
-	telemetry *metadata.TelemetryBuilder
-	logger    *zap.Logger
-	records   recordBuilder
-	now       func() time.Time
+	cfg      *Config
+	settings receiver.Settings
+	next     consumer.Logs
+	obsrecv  *receiverhelper.ObsReport
+	logger   *zap.Logger
+	answers  *answers
+	records  recordBuilder
+	now      func() time.Time
 
-	requestAttrs attrCache[requestKey]
-	authAttrs    attrCache[refusalKey]
-	bodyLimit    int64 // confighttp's max_request_body_size, default filled in
-	maxAlerts    int
-	encodings    encodings
+	bodyLimit int64 // confighttp's max_request_body_size, default filled in
+	maxAlerts int
+	encodings encodings
 
 	global       *endpoint // nil when alertmanager.enabled is false
 	integrations map[string]*endpoint
 
-	conns    *connections
-	server   *http.Server
-	addr     net.Addr // where the listener is, once started
-	serveErr sync.WaitGroup
+	conns     *connections
+	server    *http.Server
+	addr      net.Addr // where the listener is, once started
+	serveErr  sync.WaitGroup
+	inventory inventory
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alertReceiver, error) {
@@ -79,6 +76,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 		next:         next,
 		obsrecv:      obsrecv,
 		logger:       set.Logger,
+		answers:      newAnswers(set.Logger),
 		records:      newRecordBuilder(cfg.Fingerprint, set.BuildInfo.Version),
 		now:          time.Now,
 		integrations: make(map[string]*endpoint, len(cfg.Integrations)),
@@ -86,22 +84,20 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 		maxAlerts:    cfg.maxAlertsPerRequest(),
 		encodings:    newEncodings(cfg.HTTP.CompressionAlgorithms),
 		conns:        newConnections(),
-	}
-	r.requestAttrs.build = func(k requestKey) attribute.Set {
-		return attribute.NewSet(attribute.String("integration", k.integration), attribute.Int("code", k.code))
-	}
-	r.authAttrs.build = func(k refusalKey) attribute.Set {
-		return attribute.NewSet(attribute.String("integration", k.integration), attribute.String("reason", k.reason))
+		inventory:    inventory{period: inventoryPeriod},
 	}
 	if am := cfg.Alertmanager; am.Enabled {
-		ep, err := r.newEndpoint(typeAlertmanager, typeAlertmanager, "", am.Secret, nil, am.AllowedCIDRs, am.RateLimit)
+		// The global endpoint is an integration of its own type and id.
+		ep, err := r.newEndpoint(IntegrationConfig{
+			ID: typeAlertmanager, Type: typeAlertmanager, Secret: am.Secret, AllowedCIDRs: am.AllowedCIDRs, RateLimit: am.RateLimit,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("alertmanager: %w", err)
 		}
 		r.global = ep
 	}
 	for _, in := range cfg.Integrations {
-		ep, err := r.newEndpoint(in.ID, in.Type, in.Project, in.Secret, in.Signature, in.AllowedCIDRs, in.RateLimit)
+		ep, err := r.newEndpoint(in)
 		if err != nil {
 			return nil, fmt.Errorf("integration %q: %w", in.ID, err)
 		}
@@ -110,14 +106,14 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Logs) (*alert
 	return r, nil
 }
 
-func (r *alertReceiver) newEndpoint(id, typ, project string, s configopaque.String, sig *SignatureConfig, cidrs []string, rl *RateLimitConfig) (*endpoint, error) {
-	ep := &endpoint{id: id, typ: typ, project: project, secret: newSecret(s), signature: sig}
+func (r *alertReceiver) newEndpoint(in IntegrationConfig) (*endpoint, error) {
+	ep := &endpoint{id: in.ID, typ: in.Type, project: in.Project, secret: newSecret(in.Secret), signature: in.Signature}
 	limit := r.cfg.RateLimit
-	if rl != nil {
-		limit = *rl
+	if in.RateLimit != nil {
+		limit = *in.RateLimit
 	}
 	ep.limit = newLimiter(limit)
-	for _, c := range cidrs {
+	for _, c := range in.AllowedCIDRs {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
 			return nil, fmt.Errorf("allowed_cidrs: %w", err)
@@ -145,13 +141,14 @@ func (r *alertReceiver) unauthenticatedEndpoints() int {
 	return n
 }
 
-// Start opens the listener and serves in the background.
+// Start opens the listener and serves in the background, and announces the
+// receiver's integrations (inventory.go).
 func (r *alertReceiver) Start(ctx context.Context, host component.Host) error {
 	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
 	if err != nil {
 		return fmt.Errorf("creating telemetry: %w", err)
 	}
-	r.telemetry = tb
+	r.answers.telemetry = tb
 
 	ln, err := r.cfg.HTTP.ToListener(ctx)
 	if err != nil {
@@ -184,22 +181,25 @@ func (r *alertReceiver) Start(ctx context.Context, host component.Host) error {
 			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
 		}
 	}()
+	r.startInventory()
 	return nil
 }
 
-// Shutdown stops accepting requests, closes the connections that have
+// Shutdown stops the inventory's announcements and accepting requests,
+// closes the connections that have
 // nothing in the pipeline (slow uploads are cut off, not waited for), lets the
 // requests handing alerts on finish within ctx, and closes the listener so
 // that the port is free at once.
 func (r *alertReceiver) Shutdown(ctx context.Context) error {
+	r.stopInventory()
 	var err error
 	if r.server != nil {
 		r.conns.drain()
 		err = r.server.Shutdown(ctx)
 		r.serveErr.Wait()
 	}
-	if r.telemetry != nil {
-		r.telemetry.Shutdown()
+	if r.answers.telemetry != nil {
+		r.answers.telemetry.Shutdown()
 	}
 	return err
 }

@@ -39,6 +39,9 @@ type blockingConsumer struct {
 }
 
 func (b *blockingConsumer) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	if isInventory(ld) {
+		return nil
+	}
 	b.entered <- struct{}{}
 	<-b.release
 	return b.storeConsumer.ConsumeLogs(ctx, ld)

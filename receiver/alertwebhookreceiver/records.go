@@ -103,6 +103,15 @@ func title(a *alert) string {
 	return truncate(t.String(), maxFallbackTitle)
 }
 
+// receipt is what the records of one request share: the notification, the
+// endpoint it came through and when it arrived.
+type receipt struct {
+	n        *notification
+	ep       *endpoint
+	now      time.Time
+	received pcommon.Timestamp
+}
+
 // build returns one log record per alert of n, received at now through ep.
 func (b recordBuilder) build(n *notification, ep *endpoint, now time.Time) plog.Logs {
 	logs := plog.NewLogs()
@@ -111,23 +120,25 @@ func (b recordBuilder) build(n *notification, ep *endpoint, now time.Time) plog.
 	sl.Scope().SetVersion(b.version)
 	records := sl.LogRecords()
 	records.EnsureCapacity(len(n.Alerts))
-	received := pcommon.NewTimestampFromTime(now)
+	rc := &receipt{n: n, ep: ep, now: now, received: pcommon.NewTimestampFromTime(now)}
 	for i := range n.Alerts {
-		b.fill(records.AppendEmpty(), n, &n.Alerts[i], ep, now, received)
+		b.fill(records.AppendEmpty(), rc, &n.Alerts[i])
 	}
 	return logs
 }
 
-func (b recordBuilder) fill(lr plog.LogRecord, n *notification, a *alert, ep *endpoint, now time.Time, received pcommon.Timestamp) {
+func (b recordBuilder) fill(lr plog.LogRecord, rc *receipt, a *alert) {
+	n, ep := rc.n, rc.ep
 	startsAt := a.StartsAt
 	if startsAt.IsZero() {
-		// As Alertmanager does for an alert pushed without a start.
-		startsAt = now
+		// As Alertmanager does for an alert pushed without a start; the
+		// record then carries no alert.starts_at (see below).
+		startsAt = rc.now
 	}
 	severity := incident.SeverityFromLabel(a.Labels["severity"])
 	lr.SetEventName(incident.EventName)
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(startsAt))
-	lr.SetObservedTimestamp(received)
+	lr.SetObservedTimestamp(rc.received)
 	lr.SetSeverityText(severity)
 	lr.SetSeverityNumber(incident.SeverityNumber(severity))
 
@@ -153,11 +164,17 @@ func (b recordBuilder) fill(lr plog.LogRecord, n *notification, a *alert, ep *en
 
 	attrs.PutStr(incident.AttrFingerprint, a.Fingerprint)
 	attrs.PutStr(incident.AttrStatus, a.Status)
-	attrs.PutStr(incident.AttrStartsAt, started)
+	if !a.StartsAt.IsZero() {
+		// Only a start the sender stated: a repeat of a firing alert sent
+		// without one is the same instance while it fires, which the
+		// exporter can tell only if the receipt time is not passed off as
+		// the start.
+		attrs.PutStr(incident.AttrStartsAt, started)
+	}
 	if a.Status == incident.StatusResolved {
 		endsAt := a.EndsAt
 		if endsAt.IsZero() {
-			endsAt = now
+			endsAt = rc.now
 		}
 		attrs.PutStr(incident.AttrEndsAt, endsAt.UTC().Format(incident.TimeLayout))
 	}

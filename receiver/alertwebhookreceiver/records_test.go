@@ -2,6 +2,7 @@ package alertwebhookreceiver
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -56,7 +58,7 @@ func TestRecordFromSpecCurlExample(t *testing.T) {
 	}, attrMap(lr))
 }
 
-func TestRecordsFromTruncatedProjectGroup(t *testing.T) {
+func TestRecordsFromTruncatedProjectNotification(t *testing.T) {
 	recs := recordsOf(t, testConfig(), "/webhooks/prometheus/"+promID, fixture(t, "alertmanager/real-04-project-truncated.json"), promBasic)
 	require.Len(t, recs, 2)
 	a := attrMap(recs[1])
@@ -134,18 +136,26 @@ func TestPushedAlertStatusFromEndsAt(t *testing.T) {
 	assert.Equal(t, "2026-11-28T19:55:00Z", attrMap(recs[0])["alert.ends_at"])
 }
 
+// A start the sender did not state (absent, empty, Go's zero time) is the
+// receipt time for the record's Timestamp and incident.detected_at, and the
+// record has no alert.starts_at: the exporter reads that as "not stated".
 func TestMissingStartsAtUsesReceiptTime(t *testing.T) {
 	at := time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)
-	store := newStoreConsumer(t)
-	_, base := startReceiver(t, testConfig(), store, func(r *alertReceiver) { r.now = func() time.Time { return at } })
-	resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"NoTimes"}}]}`), nil)
-	require.Equal(t, 200, resp.code, string(resp.body))
-	recs := allRecords(&store.LogsSink)
-	require.Len(t, recs, 1)
-	assert.Equal(t, pcommon.NewTimestampFromTime(at), recs[0].Timestamp())
-	assert.Equal(t, "2026-11-28T20:00:00Z", attrMap(recs[0])["incident.detected_at"])
-	assert.Equal(t, "firing", attrMap(recs[0])["alert.status"], "no status and no endsAt")
-	assert.Equal(t, "NoTimes", recs[0].Body().Str(), "alertname when no description nor summary")
+	for _, startsAt := range []string{``, `,"startsAt":""`, `,"startsAt":"0001-01-01T00:00:00Z"`, `,"startsAt":null`} {
+		t.Run(startsAt, func(t *testing.T) {
+			sink := new(consumertest.LogsSink)
+			_, base := startReceiver(t, testConfig(), sink, func(r *alertReceiver) { r.now = func() time.Time { return at } })
+			resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"NoTimes"}`+startsAt+`}]}`), nil)
+			require.Equal(t, 200, resp.code, string(resp.body))
+			recs := allRecords(sink)
+			require.Len(t, recs, 1)
+			assert.Equal(t, pcommon.NewTimestampFromTime(at), recs[0].Timestamp())
+			assert.Equal(t, "2026-11-28T20:00:00Z", attrMap(recs[0])[incident.AttrDetectedAt])
+			assert.NotContains(t, attrMap(recs[0]), incident.AttrStartsAt, "the start was not stated")
+			assert.Equal(t, "firing", attrMap(recs[0])["alert.status"], "no status and no endsAt")
+			assert.Equal(t, "NoTimes", recs[0].Body().Str(), "alertname when no description nor summary")
+		})
+	}
 }
 
 func TestFingerprintRecompute(t *testing.T) {
@@ -209,4 +219,42 @@ func TestTitleOfManyLabelsIsBounded(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got, `{label_000="`+strings.Repeat("v", 50)+`", label_001=`), got)
 	assert.True(t, strings.HasSuffix(got, "…"))
 	assert.True(t, utf8.ValidString(got))
+}
+
+// A resolve whose fingerprint holds a NUL never resolves the incident of the
+// fingerprint without it.
+func TestNULFingerprintResolvesNothing(t *testing.T) {
+	store := newStoreConsumer(t)
+	_, base := startReceiver(t, testConfig(), store)
+	require.Equal(t, 200, post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zzX"}]}`), nil).code)
+	resp := post(t, base+"/webhooks/alertmanager", []byte(`{"alerts":[{"status":"resolved","labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
+	assert.Equal(t, http.StatusBadRequest, resp.code)
+	assert.Equal(t, 1, store.count(t, "fingerprint = 'zzX' AND status = 'open'"), "still open")
+}
+
+// With recompute, the sender's fingerprint is not the identity and is not checked.
+func TestRecomputedFingerprintIgnoresTheSendersOne(t *testing.T) {
+	cfg := testConfig()
+	cfg.Fingerprint.Recompute = true
+	recs := recordsOf(t, cfg, "/webhooks/alertmanager", []byte(`{"alerts":[{"labels":{"alertname":"T"},"fingerprint":"zz\u0000X"}]}`), nil)
+	require.Len(t, recs, 1)
+	assert.Len(t, attrMap(recs[0])["alert.fingerprint"], 16)
+}
+
+// alert.group_key is the groupKey as sent, byte for byte: keys that differ
+// only in invalid UTF-8 stay two keys.
+func TestGroupKeyAttributeIsExact(t *testing.T) {
+	sink := new(consumertest.LogsSink)
+	_, base := startReceiver(t, testConfig(), sink)
+	for _, key := range []string{"k\xff", "k\xfe", `k\udcff`, `{}:{alertname=\"X\"}`} {
+		resp := post(t, base+"/webhooks/alertmanager", []byte(`{"groupKey":"`+key+`","alerts":[{"labels":{"alertname":"T"}}]}`), nil)
+		require.Equal(t, 200, resp.code, string(resp.body))
+	}
+	recs := allRecords(sink)
+	require.Len(t, recs, 4)
+	var got []string
+	for _, lr := range recs {
+		got = append(got, attrMap(lr)[incident.AttrGroupKey].(string))
+	}
+	assert.Equal(t, []string{"k\xff", "k\xfe", "k\xed\xb3\xbf", `{}:{alertname="X"}`}, got)
 }

@@ -16,16 +16,30 @@ const reasonResolved = "Incident is resolved"
 // acknowledge records that a person took an open incident. The first
 // acknowledgement stays: again is unchanged.
 func (r *run) acknowledge(o *Op) incident.Outcome {
-	inc := r.st.incidents[o.IncidentID]
+	return r.acknowledgeIncident(r.st.incidents[o.IncidentID], o.By, o.Note)
+}
+
+// acknowledgeAlert is a sender's acknowledgement (PagerDuty's event_action
+// acknowledge): it acknowledges the open incident holding the alert, and is
+// ignored when no incident holds it firing.
+func (r *run) acknowledgeAlert(a *Alert) incident.Outcome {
+	m := r.st.firing[a.Ref()]
+	if m == nil || m.held() {
+		return incident.Outcome{Verdict: incident.VerdictIgnored, Title: a.Title, Reason: "No open incident for this alert"}
+	}
+	return r.acknowledgeIncident(r.st.incidents[m.IncidentID], a.Source, "acknowledged by the sender")
+}
+
+func (r *run) acknowledgeIncident(inc *Incident, by, note string) incident.Outcome {
 	switch {
 	case inc.Status == StatusResolved:
 		return incident.Outcome{Verdict: incident.VerdictIgnored, IncidentID: inc.ID, Title: inc.Title, Reason: reasonResolved}
 	case !inc.AcknowledgedAt.IsZero():
 		return outcome(incident.VerdictUnchanged, inc)
 	}
-	inc.AcknowledgedAt, inc.AcknowledgedBy = r.now, o.By
+	inc.AcknowledgedAt, inc.AcknowledgedBy = r.now, by
 	inc.touch()
-	r.st.queue(Event{IncidentID: inc.ID, Name: EventAcknowledged, Key: r.now.Format(time.RFC3339Nano), By: o.By, Note: o.Note})
+	r.st.queue(Event{IncidentID: inc.ID, Name: EventAcknowledged, Key: r.now.Format(time.RFC3339Nano), By: by, Note: note})
 	return outcome(incident.VerdictAcknowledged, inc)
 }
 

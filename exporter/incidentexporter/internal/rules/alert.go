@@ -12,6 +12,12 @@ func (r *run) fire(a *Alert, g GroupRef) incident.Outcome {
 	// This instance is known: a repeat (repeat_interval), a retry, an HA
 	// echo; or, resolved, a stale retry or a late echo, which stays resolved.
 	if m := r.st.members[a.Instance()]; m != nil {
+		if m.held() {
+			if m.Status == StatusFiring {
+				r.memberSeen(m)
+			}
+			return silenced(m)
+		}
 		if m.Status == StatusFiring {
 			r.memberSeen(m)
 			r.seen(r.st.incidents[m.IncidentID])
@@ -19,18 +25,38 @@ func (r *run) fire(a *Alert, g GroupRef) incident.Outcome {
 		return incident.Outcome{Verdict: incident.VerdictDuplicate, IncidentID: m.IncidentID, Title: m.Title}
 	}
 	if m := r.st.firing[a.Ref()]; m != nil {
-		return r.fireAgain(a, m)
+		if !m.held() {
+			return r.fireAgain(a, m)
+		}
+		if a.StartUnknown || !a.StartsAt.After(m.Ref.StartsAt) {
+			r.memberSeen(m)
+			return silenced(m)
+		}
+		// A newer instance of a held alert: the held one ends, and the new
+		// one is a new alert.
+		r.resolveMember(m, a.StartsAt)
 	}
-	inc := r.st.open[g]
-	switch {
-	case inc != nil:
-		// A new alert of a group with an open incident joins it.
-		r.join(inc, a)
-		r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertAdded, Key: a.Fingerprint + "@" + a.StartsAt.UTC().Format(time.RFC3339Nano), Fingerprint: a.Fingerprint})
+	if inc := r.st.open[g]; inc != nil {
+		// A new alert of a group with an open incident joins it: silences
+		// never hide what exists.
+		r.join(inc, a, r.addMember(inc, a))
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertAdded, Key: addedKey(a), Fingerprint: a.Fingerprint})
 		return outcome(incident.VerdictGrouped, inc)
-	case r.reopens(g, a.StartsAt):
+	}
+	if s := r.st.silences.Holding(a.Scope, a.Labels, r.now, ""); s != nil {
+		// It would open an incident, in a maintenance window: held.
+		return silenced(r.hold(a, s))
+	}
+	return r.open(a, g, nil, "")
+}
+
+// open opens the group's incident for a new alert (reopening the latest one
+// when it flaps), with m as its member: a held instance, or nil for a new
+// one. note goes on the timeline.
+func (r *run) open(a *Alert, g GroupRef, m *Member, note string) incident.Outcome {
+	if r.reopens(g, a.StartsAt) {
 		// The group's incident resolved moments ago: the same problem flaps.
-		inc = r.st.latest[g]
+		inc := r.st.latest[g]
 		delete(r.st.latest, g)
 		r.st.open[g] = inc
 		// A new occurrence of the problem: whoever acknowledged or resolved
@@ -38,15 +64,25 @@ func (r *run) fire(a *Alert, g GroupRef) incident.Outcome {
 		inc.Status, inc.ResolvedAt, inc.Reason, inc.ResolvedBy = StatusOpen, time.Time{}, "", ""
 		inc.AcknowledgedAt, inc.AcknowledgedBy = time.Time{}, ""
 		inc.ReopenCount++
-		r.join(inc, a)
-		r.st.queue(Event{IncidentID: inc.ID, Name: EventReopened, Key: strconv.FormatInt(inc.ReopenCount, 10), Fingerprint: a.Fingerprint})
+		if m == nil {
+			m = r.addMember(inc, a)
+		}
+		r.join(inc, a, m)
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventReopened, Key: strconv.FormatInt(inc.ReopenCount, 10), Fingerprint: a.Fingerprint, Note: note})
 		return outcome(incident.VerdictReopened, inc)
-	default:
-		inc = r.create(g, a)
-		r.st.queue(Event{IncidentID: inc.ID, Name: EventCreated, Fingerprint: a.Fingerprint})
-		r.addMember(inc, a)
-		return outcome(incident.VerdictCreated, inc)
 	}
+	inc := r.create(g, a)
+	if m == nil {
+		r.addMember(inc, a)
+	} else {
+		r.attach(m, inc)
+	}
+	r.st.queue(Event{IncidentID: inc.ID, Name: EventCreated, Fingerprint: a.Fingerprint, Note: note})
+	return outcome(incident.VerdictCreated, inc)
+}
+
+func addedKey(a *Alert) string {
+	return a.Fingerprint + "@" + a.StartsAt.UTC().Format(time.RFC3339Nano)
 }
 
 // fireAgain applies an alert that has a firing instance m, with another
@@ -69,21 +105,37 @@ func (r *run) fireAgain(a *Alert, m *Member) incident.Outcome {
 	return outcome(incident.VerdictDuplicate, inc)
 }
 
-// join adds a new alert to an open incident.
-func (r *run) join(inc *Incident, a *Alert) {
+// join counts a new firing member m of an open incident.
+func (r *run) join(inc *Incident, a *Alert, m *Member) {
+	r.attach(m, inc)
 	inc.AlertCount++
 	inc.FiringAlerts++
 	inc.Severity = incident.HigherSeverity(inc.Severity, a.Severity)
 	r.seen(inc)
-	r.addMember(inc, a)
 }
 
 // addMember records a's instance, firing, in inc.
-func (r *run) addMember(inc *Incident, a *Alert) {
-	r.st.AddMember(&Member{
-		IncidentID: inc.ID, Ref: a.Instance(), Status: StatusFiring, Title: a.Title, FirstSeenAt: r.now, LastSeenAt: r.now,
+func (r *run) addMember(inc *Incident, a *Alert) *Member {
+	m := r.newMember(a)
+	m.IncidentID = inc.ID
+	r.st.AddMember(m)
+	return m
+}
+
+func (r *run) newMember(a *Alert) *Member {
+	return &Member{
+		Ref: a.Instance(), Status: StatusFiring, Title: a.Title, FirstSeenAt: r.now, LastSeenAt: r.now,
 		Occurrences: 1, Severity: a.Severity, Labels: a.Labels, Annotations: a.Annotations, Change: Created,
-	})
+	}
+}
+
+// attach makes m a member of inc; a held instance is held no more.
+func (r *run) attach(m *Member, inc *Incident) {
+	if m.IncidentID == inc.ID {
+		return
+	}
+	m.IncidentID, m.Held = inc.ID, ""
+	m.touch()
 }
 
 // reopens: g's latest incident resolved less than reopen_window before the
@@ -128,11 +180,13 @@ func (r *run) resolve(a *Alert) incident.Outcome {
 	if m == nil || (!a.StartUnknown && m.Ref.StartsAt.After(a.StartsAt)) {
 		return incident.Outcome{Verdict: incident.VerdictIgnored, Title: a.Title}
 	}
-	inc := r.st.incidents[m.IncidentID]
-	endsAt := a.EndsAt
-	if endsAt.IsZero() {
-		endsAt = r.now
+	if m.held() {
+		// It ended within its maintenance window: no incident ever was.
+		r.resolveMember(m, endOf(a, r.now))
+		return incident.Outcome{Verdict: incident.VerdictIgnored, Title: a.Title, SilenceID: m.SilenceID}
 	}
+	inc := r.st.incidents[m.IncidentID]
+	endsAt := endOf(a, r.now)
 	r.resolveMember(m, endsAt)
 	r.st.queue(Event{IncidentID: inc.ID, Name: EventAlertResolved, Fingerprint: a.Fingerprint})
 	inc.FiringAlerts--
@@ -150,4 +204,12 @@ func (r *run) resolveMember(m *Member, endsAt time.Time) {
 	m.Status, m.EndsAt, m.LastSeenAt = StatusResolved, later(endsAt, m.Ref.StartsAt), r.now
 	m.touch()
 	delete(r.st.firing, m.Ref.AlertRef)
+}
+
+// endOf is when a resolved alert ended: as its sender says, else now.
+func endOf(a *Alert, now time.Time) time.Time {
+	if a.EndsAt.IsZero() {
+		return now
+	}
+	return a.EndsAt
 }

@@ -9,9 +9,10 @@ import (
 
 // heartbeat applies a heartbeat alert: firing, it refreshes its scope's
 // heartbeat and resolves the scope's heartbeat incident, which the outcome
-// then names; resolved, it is not a heartbeat. It never becomes an incident.
+// then names; otherwise (resolved, acknowledged) it is not a heartbeat. It
+// never becomes an incident.
 func (r *run) heartbeat(a *Alert) incident.Outcome {
-	if a.Status == incident.StatusResolved {
+	if a.Status != incident.StatusFiring {
 		return incident.Outcome{Verdict: incident.VerdictIgnored, Title: a.Title}
 	}
 	r.st.beats = append(r.st.beats, Beat{Scope: a.Scope, Alertname: a.AlertName})

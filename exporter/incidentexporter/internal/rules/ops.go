@@ -60,6 +60,9 @@ const (
 	KindAcknowledge
 	KindUnacknowledge
 	KindResolve
+	// KindRelease opens the incident of an alert a silence held, once no
+	// active silence holds it.
+	KindRelease
 )
 
 // Op is one operation of a transaction. Build it with the constructors:
@@ -109,6 +112,13 @@ func ForgetScopeOp(scope string) Op {
 	return Op{Kind: KindForgetScope, group: GroupRef{scope, heartbeatGroupKey}}
 }
 
+// ReleaseOp releases held, the alert a silence held (Member.Held).
+func (c *Config) ReleaseOp(held *Alert) Op {
+	o := c.AlertOp(held)
+	o.Kind = KindRelease
+	return o
+}
+
 // ActionOp is a person's action (KindAcknowledge, KindUnacknowledge,
 // KindResolve) on incident id of group g.
 func ActionOp(kind Kind, id string, g GroupRef, by, note string) Op {
@@ -135,6 +145,8 @@ type Reads struct {
 // Reads are the rows o needs.
 func (c *Config) Reads(o *Op) Reads {
 	switch o.Kind {
+	case KindRelease:
+		return Reads{Instance: true}
 	case KindAlert:
 		if o.group.Key == heartbeatGroupKey {
 			return Reads{}

@@ -82,8 +82,18 @@ type Member struct {
 	// Written only when the row is created.
 	Severity, Labels, Annotations string
 
+	// SilenceID: the silence that holds (or held) the instance.
+	SilenceID string
+	// Held, while a silence holds the instance and it has no incident yet:
+	// the alert as it arrived (JSON), to open its incident with when the
+	// silence ends.
+	Held string
+
 	Change Change
 }
+
+// held: a silence holds the instance; it has no incident.
+func (m *Member) held() bool { return m.IncidentID == "" }
 
 func (m *Member) touch() {
 	if m.Change == Unchanged {

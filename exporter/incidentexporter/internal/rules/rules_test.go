@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"testing"
@@ -23,7 +24,25 @@ var (
 const scope = "prod"
 
 func alert(fp string, startsAt time.Time) *Alert {
-	return &Alert{Scope: scope, Fingerprint: fp, Status: incident.StatusFiring, StartsAt: startsAt, Title: "T-" + fp, Severity: incident.SeverityMedium, AlertName: "HighLatency"}
+	return &Alert{
+		Scope: scope, Fingerprint: fp, Status: incident.StatusFiring, StartsAt: startsAt, Title: "T-" + fp,
+		Severity: incident.SeverityMedium, AlertName: "HighLatency", Labels: `{"alertname":"HighLatency","service":"api"}`,
+	}
+}
+
+// maintenance silences service=api from 30 minutes ago for two hours.
+func maintenance(id string, matchers ...Matcher) Silence {
+	if len(matchers) == 0 {
+		matchers = []Matcher{{Name: "service", Value: "api", Op: MatchEqual}}
+	}
+	return Silence{ID: id, Matchers: matchers, StartsAt: now.Add(-30 * time.Minute), EndsAt: now.Add(90 * time.Minute)}
+}
+
+// heldMember is alert fp's instance of t0, held by silence id.
+func heldMember(fp, id string) []*Member {
+	a := alert(fp, t0)
+	held, _ := json.Marshal(a)
+	return []*Member{{Ref: a.Instance(), Status: StatusFiring, Title: a.Title, FirstSeenAt: t0, LastSeenAt: t0, Occurrences: 1, SilenceID: id, Held: string(held)}}
 }
 
 func (a *Alert) resolvedAt(endsAt time.Time) *Alert {
@@ -35,6 +54,10 @@ func (a *Alert) in(key string) *Alert     { a.GroupKey = key; return a }
 func (a *Alert) severity(s string) *Alert { a.Severity = s; return a }
 func (a *Alert) named(n string) *Alert    { a.AlertName = n; return a }
 func (a *Alert) unknownStart() *Alert     { a.StartUnknown = true; return a }
+func (a *Alert) acknowledgedBy(source string) *Alert {
+	a.Status, a.Source = incident.StatusAcknowledged, source
+	return a
+}
 
 // openIncident is an open incident of group key with firing members fps, all
 // started at t0.
@@ -71,6 +94,7 @@ type rows struct {
 	incidents  []*Incident
 	members    []*Member
 	heartbeats map[string]time.Time
+	silences   []Silence
 }
 
 func with(parts ...any) rows {
@@ -83,6 +107,11 @@ func with(parts ...any) rows {
 			r.members = append(r.members, x...)
 		case map[string]time.Time:
 			r.heartbeats = x
+		case Silence:
+			if problems := x.Compile(); len(problems) > 0 {
+				panic(fmt.Sprint(problems))
+			}
+			r.silences = append(r.silences, x)
 		}
 	}
 	return r
@@ -101,6 +130,7 @@ func (r rows) state() *State {
 	for s, t := range r.heartbeats {
 		st.SetHeartbeat(s, t)
 	}
+	st.SetSilences(NewSilences(r.silences))
 	return st
 }
 
@@ -149,6 +179,11 @@ func changes(st *State) []string {
 		if inc := st.Incident(m.IncidentID); inc != nil && inc.Change == Created {
 			in = "new:" + inc.GroupKey
 		}
+		if m.held() {
+			in = "nothing, held by " + m.SilenceID
+		} else if m.SilenceID != "" {
+			in += " (held by " + m.SilenceID + ")"
+		}
 		out = append(out, fmt.Sprintf("member %s %s@%s in %s %s ends=%s occ=%d", kind, m.Ref.Fingerprint, ts(m.Ref.StartsAt), in, m.Status, ts(m.EndsAt), m.Occurrences))
 	}
 	for _, e := range st.Events() {
@@ -182,6 +217,7 @@ func TestRules(t *testing.T) {
 	}
 	check := func(s string) op { return func(*Config) Op { return HeartbeatCheckOp(s) } }
 	forget := func(s string) op { return func(*Config) Op { return ForgetScopeOp(s) } }
+	release := func(a *Alert) op { return func(c *Config) Op { return c.ReleaseOp(a) } }
 	heartbeats := Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: 5 * time.Minute}
 	act := func(kind Kind, id, key string) op {
 		return func(*Config) Op { return ActionOp(kind, id, GroupRef{scope, key}, "alice", "on it") }
@@ -571,6 +607,142 @@ func TestRules(t *testing.T) {
 				"member new a@1h1m0s in inc-a firing ends=- occ=1",
 				"member upd a@0s in inc-a resolved ends=1h0m0s occ=1",
 			},
+		},
+		// a sender's acknowledgement (PagerDuty)
+		{
+			name: "a sender's acknowledgement acknowledges the open incident holding the alert",
+			rows: with(pair(openIncident("g", "a", "b"))...),
+			ops:  []op{fire(alert("b", t0).in("g").acknowledgedBy("pagerduty")), fire(alert("a", t0).in("g").acknowledgedBy("pagerduty"))},
+			want: []incident.Verdict{incident.VerdictAcknowledged, incident.VerdictUnchanged},
+			changes: []string{
+				"event inc-g acknowledged key=2026-12-01T11:00:00Z by=pagerduty note=acknowledged by the sender",
+				"incident inc-g open medium detected=0s resolved=- seen=0s occ=1 alerts=2 firing=2 reopens=0  acked=1h0m0s by pagerduty",
+			},
+		},
+		{
+			name: "a sender's acknowledgement of an alert nothing holds firing is ignored",
+			rows: with(pair(resolvedIncident("a", "a", t0))...),
+			ops:  []op{fire(alert("a", t0).acknowledgedBy("pagerduty")), fire(alert("x", t0).acknowledgedBy("pagerduty"))},
+			want: []incident.Verdict{incident.VerdictIgnored, incident.VerdictIgnored},
+		},
+		{
+			name: "an acknowledged heartbeat is not a heartbeat",
+			cfg:  heartbeats,
+			rows: with(heartbeatIncident()),
+			ops:  []op{fire(alert("w", t0).named("Watchdog").acknowledgedBy("pagerduty"))},
+			want: []incident.Verdict{incident.VerdictIgnored},
+		},
+		// silences
+		{
+			name:    "an alert that would open an incident in a maintenance window is held",
+			rows:    with(maintenance("s1")),
+			ops:     []op{fire(alert("a", t0))},
+			want:    []incident.Verdict{incident.VerdictSilenced},
+			changes: []string{"member new a@0s in nothing, held by s1 firing ends=- occ=1"},
+		},
+		{
+			name:    "a repeat of a held alert is silenced again",
+			rows:    with(maintenance("s1"), heldMember("a", "s1")),
+			ops:     []op{fire(alert("a", t0)), fire(alert("a", now).unknownStart())},
+			want:    []incident.Verdict{incident.VerdictSilenced, incident.VerdictSilenced},
+			changes: []string{"member upd a@0s in nothing, held by s1 firing ends=- occ=3"},
+		},
+		{
+			name: "a silence holds only what all its matchers match, in its scope",
+			rows: with(maintenance("s1", Matcher{Name: "service", Value: "api", Op: MatchEqual}, Matcher{Name: "env", Value: "prod", Op: MatchEqual}),
+				Silence{ID: "s2", Scope: "staging", Matchers: []Matcher{{Name: "service", Value: "api", Op: MatchEqual}}, StartsAt: t0, EndsAt: now.Add(time.Hour)}),
+			ops:  []op{fire(alert("a", t0))},
+			want: []incident.Verdict{incident.VerdictCreated},
+			changes: []string{
+				"event new:a created fp=a",
+				"incident new:a open medium detected=0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
+				"member new a@0s in new:a firing ends=- occ=1",
+			},
+		},
+		{
+			name: "a pending or expired silence holds nothing",
+			rows: with(Silence{ID: "later", Matchers: []Matcher{{Name: "service", Value: "api", Op: MatchEqual}}, StartsAt: now.Add(time.Minute), EndsAt: now.Add(time.Hour)},
+				Silence{ID: "over", Matchers: []Matcher{{Name: "service", Value: "api", Op: MatchEqual}}, StartsAt: t0, EndsAt: now}),
+			ops:  []op{fire(alert("a", t0))},
+			want: []incident.Verdict{incident.VerdictCreated},
+			changes: []string{
+				"event new:a created fp=a",
+				"incident new:a open medium detected=0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
+				"member new a@0s in new:a firing ends=- occ=1",
+			},
+		},
+		{
+			name: "silences never hide what exists: a new alert of an open incident joins it",
+			rows: with(append(pair(openIncident("g", "a")), maintenance("s1"))...),
+			ops:  []op{fire(alert("b", t0).in("g"))},
+			want: []incident.Verdict{incident.VerdictGrouped},
+			changes: []string{
+				"event inc-g alert_added key=b@2026-12-01T10:00:00Z fp=b",
+				"incident inc-g open medium detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=2 reopens=0 ",
+				"member new b@0s in inc-g firing ends=- occ=1",
+			},
+		},
+		{
+			name:    "a flapping alert is held too: a reopen would open its incident",
+			cfg:     Config{ReopenWindow: time.Hour},
+			rows:    with(append(pair(resolvedIncident("a", "a", t0.Add(5*time.Minute))), maintenance("s1"))...),
+			ops:     []op{fire(alert("a", t0.Add(10*time.Minute)))},
+			want:    []incident.Verdict{incident.VerdictSilenced},
+			changes: []string{"member new a@10m0s in nothing, held by s1 firing ends=- occ=1"},
+		},
+		{
+			name:    "a held alert that resolves resolves its row, nothing else",
+			rows:    with(maintenance("s1"), heldMember("a", "s1")),
+			ops:     []op{fire(alert("a", t0).resolvedAt(t0.Add(5 * time.Minute))), fire(alert("a", t0))},
+			want:    []incident.Verdict{incident.VerdictIgnored, incident.VerdictSilenced},
+			changes: []string{"member upd a@0s in nothing, held by s1 resolved ends=5m0s occ=1"},
+		},
+		{
+			name: "when its silence ended, a held alert opens its incident, detected when it started",
+			rows: with(heldMember("a", "s1")),
+			ops:  []op{release(alert("a", t0)), release(alert("a", t0))},
+			want: []incident.Verdict{incident.VerdictCreated, incident.VerdictUnchanged},
+			changes: []string{
+				"event new:a created fp=a note=held by silence s1",
+				"incident new:a open medium detected=0s resolved=- seen=1h0m0s occ=1 alerts=1 firing=1 reopens=0 ",
+				"member upd a@0s in new:a (held by s1) firing ends=- occ=1",
+			},
+		},
+		{
+			name:    "another active silence that matches holds it on",
+			rows:    with(heldMember("a", "s1"), maintenance("s2", Matcher{Name: "alertname", Value: "High.*", Op: MatchRegexp})),
+			ops:     []op{release(alert("a", t0))},
+			want:    []incident.Verdict{incident.VerdictSilenced},
+			changes: []string{"member upd a@0s in nothing, held by s2 firing ends=- occ=1"},
+		},
+		{
+			name: "a released alert joins its group's open incident",
+			rows: with(append(pair(openIncident("g", "b")), heldMember("a", "s1"))...),
+			ops:  []op{release(alert("a", t0).in("g"))},
+			want: []incident.Verdict{incident.VerdictGrouped},
+			changes: []string{
+				"event inc-g alert_added key=a@2026-12-01T10:00:00Z fp=a note=held by silence s1",
+				"incident inc-g open medium detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=2 reopens=0 ",
+				"member upd a@0s in inc-g (held by s1) firing ends=- occ=1",
+			},
+		},
+		{
+			name: "a held alert that resolved opens nothing",
+			rows: with(func() []*Member {
+				ms := heldMember("a", "s1")
+				ms[0].Status, ms[0].EndsAt = StatusResolved, t0.Add(time.Minute)
+				return ms
+			}()),
+			ops:  []op{release(alert("a", t0))},
+			want: []incident.Verdict{incident.VerdictUnchanged},
+		},
+		{
+			name:    "heartbeats are never silenced",
+			cfg:     heartbeats,
+			rows:    with(maintenance("s1")), // it matches the heartbeat's labels
+			ops:     []op{fire(alert("w", t0).named("Watchdog"))},
+			want:    []incident.Verdict{incident.VerdictHeartbeat},
+			changes: []string{"beat prod"},
 		},
 		// heartbeats
 		{

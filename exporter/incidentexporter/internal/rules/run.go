@@ -39,10 +39,16 @@ func (r *run) apply(o *Op) incident.Outcome {
 			out = r.heartbeat(a)
 		case a.Status == incident.StatusResolved:
 			out = r.resolve(a)
+		case a.Status == incident.StatusAcknowledged:
+			out = r.acknowledgeAlert(a)
 		default:
 			out = r.fire(a, o.group)
 		}
 		out.Fingerprint = a.Fingerprint
+		return out
+	case KindRelease:
+		out := r.release(o.Alert, o.group)
+		out.Fingerprint = o.Alert.Fingerprint
 		return out
 	case KindAutoResolve:
 		return r.autoResolve(o.IncidentID, o.Cutoff)

@@ -19,6 +19,7 @@ type State struct {
 	// heartbeats: scope → its last heartbeat, for the scopes read; absent:
 	// never seen.
 	heartbeats map[string]time.Time
+	silences   *Silences
 
 	incidentOrder []*Incident // as first added, so that writes are stable
 	memberOrder   []*Member
@@ -70,6 +71,9 @@ func (st *State) AddMember(m *Member) {
 	}
 }
 
+// SetSilences gives the silences active at the transaction's time.
+func (st *State) SetSilences(s *Silences) { st.silences = s }
+
 // SetHeartbeat records a scope's last heartbeat as read.
 func (st *State) SetHeartbeat(scope string, last time.Time) { st.heartbeats[scope] = last }
 
@@ -102,7 +106,7 @@ func (st *State) Forgotten() []string { return st.forgotten }
 func (st *State) UnreadIncidents() []string {
 	var ids []string
 	for _, m := range st.firing {
-		if st.incidents[m.IncidentID] == nil && !slices.Contains(ids, m.IncidentID) {
+		if !m.held() && st.incidents[m.IncidentID] == nil && !slices.Contains(ids, m.IncidentID) {
 			ids = append(ids, m.IncidentID)
 		}
 	}

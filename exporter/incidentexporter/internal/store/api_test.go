@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +45,7 @@ func timelineOf(t *testing.T, s *Store, id string) []string {
 
 func TestActions(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
-		s := e.open(Options{AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		s := e.open(Options{Sinks: analysis(rules.EventCreated, rules.EventResolved)})
 		id := apply1(t, s, firing("acted", t0)).IncidentID
 
 		v, inc := act(t, s, rules.KindAcknowledge, id)
@@ -254,8 +252,8 @@ func explainList(t *testing.T, s *Store, f IncidentFilter) string {
 // resolved once, and no member is left firing.
 func TestManualResolveRacingAlertResolves(t *testing.T) {
 	dsn := testutil.PostgresSchema(t)
-	a := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, AnalysisEvents: []string{rules.EventResolved}})
-	b := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, AnalysisEvents: []string{rules.EventResolved}})
+	a := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Sinks: analysis(rules.EventResolved)})
+	b := openOptions(t, Options{Driver: DriverPostgres, DSN: dsn, Sinks: analysis(rules.EventResolved)})
 	ids := make([]string, 30)
 	for i := range ids {
 		ids[i] = apply1(t, a, firing(fmt.Sprintf("race-api-%02d", i), t0)).IncidentID
@@ -296,7 +294,7 @@ func TestManualResolveRacingAlertResolves(t *testing.T) {
 	}
 	assert.Equal(t, 30, countWhere(t, a, "incidents", "status = 'resolved' AND firing_alerts = 0"))
 	assert.Equal(t, 0, countWhere(t, a, "incident_alerts", "status = 'firing'"))
-	assert.Equal(t, 30, countWhere(t, a, "analysis_outbox", "event = 'resolved'"), "one resolved event each")
+	assert.Equal(t, 30, countWhere(t, a, "outbox", "event = 'resolved'"), "one resolved event each")
 	assert.Equal(t, 30, countWhere(t, a, "incident_events", "event = 'resolved'"))
 }
 
@@ -304,76 +302,81 @@ func TestManualResolveRacingAlertResolves(t *testing.T) {
 // release wrote it) upgrades in place: incidents, members, events and
 // heartbeats are kept, the API reads them, and people act on them.
 func TestUpgradeFromTheCurrentRelease(t *testing.T) {
-	for _, tc := range []struct {
-		driver, raw string
-		dsn         func(t *testing.T) string
-		d           dialect
-	}{
-		{DriverSQLite, "sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "current.db") }, sqliteDialect{}},
-		{DriverPostgres, "pgx", func(t *testing.T) string { return testutil.PostgresSchema(t) }, postgresDialect{}},
-	} {
-		t.Run(tc.driver, func(t *testing.T) {
-			dsn := tc.dsn(t)
-			var db *sql.DB
-			var err error
-			if tc.driver == DriverSQLite {
-				db, err = openSQLite(dsn)
-			} else {
-				db, err = sql.Open(tc.raw, dsn)
-			}
+	eachEngine(t, func(t *testing.T, e engine) {
+		db, d := e.releaseDB(4)
+		at := func(m int) any { return d.ts(t0.Add(time.Duration(m) * time.Minute)) }
+		exec := func(q string, args ...any) {
+			t.Helper()
+			_, err := db.Exec(q, args...)
 			require.NoError(t, err)
-			releaseSchema(t, db, tc.d, 4)
-			at := func(m int) any { return tc.d.ts(t0.Add(time.Duration(m) * time.Minute)) }
-			exec := func(q string, args ...any) {
-				t.Helper()
-				_, err := db.Exec(q, args...)
-				require.NoError(t, err)
-			}
-			const open, done = "01930000-0000-7000-8000-0000000000a1", "01930000-0000-7000-8000-0000000000a2"
-			exec(`INSERT INTO incidents (id, dedup_scope, group_key, fingerprint, title, severity, status, detected_at,
-				created_at, updated_at, last_seen_at, occurrences, alert_count, firing_alerts, labels)
-				VALUES ($1, 'prod', 'g', 'fa', 'Open', 'high', 'open', $2, $2, $2, $2, 3, 2, 2, '{"alertname":"A"}')`, open, at(0))
-			exec(`INSERT INTO incidents (id, dedup_scope, group_key, fingerprint, title, severity, status, detected_at, resolved_at,
-				resolution_reason, created_at, updated_at, last_seen_at, alert_count, firing_alerts)
-				VALUES ($1, 'prod', 'h', 'fc', 'Done', 'low', 'resolved', $2, $3, 'alert_resolved', $2, $3, $3, 1, 0)`, done, at(0), at(5))
-			for _, m := range []struct {
-				id, fp, status string
-				ends           any
-			}{{open, "fa", "firing", nil}, {open, "fb", "firing", nil}, {done, "fc", "resolved", at(5)}} {
-				exec(`INSERT INTO incident_alerts (incident_id, dedup_scope, fingerprint, status, starts_at, ends_at, title, severity,
-					first_seen_at, last_seen_at) VALUES ($1, 'prod', $2, $3, $4, $5, $2, 'high', $4, $4)`, m.id, m.fp, m.status, at(0), m.ends)
-			}
-			exec(`INSERT INTO analysis_outbox (incident_id, event, event_key, status, created_at, next_attempt_at)
-				VALUES ($1, 'created', '', 'pending', $2, $2)`, open, at(0))
-			exec(`INSERT INTO heartbeats (dedup_scope, alertname, first_seen_at, last_seen_at) VALUES ('prod', 'Watchdog', $1, $1)`, at(0))
-			require.NoError(t, db.Close())
+		}
+		const open, done = "01930000-0000-7000-8000-0000000000a1", "01930000-0000-7000-8000-0000000000a2"
+		exec(`INSERT INTO incidents (id, dedup_scope, group_key, fingerprint, title, severity, status, detected_at,
+			created_at, updated_at, last_seen_at, occurrences, alert_count, firing_alerts, labels)
+			VALUES ($1, 'prod', 'g', 'fa', 'Open', 'high', 'open', $2, $2, $2, $2, 3, 2, 2, '{"alertname":"A"}')`, open, at(0))
+		exec(`INSERT INTO incidents (id, dedup_scope, group_key, fingerprint, title, severity, status, detected_at, resolved_at,
+			resolution_reason, created_at, updated_at, last_seen_at, alert_count, firing_alerts)
+			VALUES ($1, 'prod', 'h', 'fc', 'Done', 'low', 'resolved', $2, $3, 'alert_resolved', $2, $3, $3, 1, 0)`, done, at(0), at(5))
+		for _, m := range []struct {
+			id, fp, status string
+			ends           any
+		}{{open, "fa", "firing", nil}, {open, "fb", "firing", nil}, {done, "fc", "resolved", at(5)}} {
+			exec(`INSERT INTO incident_alerts (incident_id, dedup_scope, fingerprint, status, starts_at, ends_at, title, severity,
+				first_seen_at, last_seen_at) VALUES ($1, 'prod', $2, $3, $4, $5, $2, 'high', $4, $4)`, m.id, m.fp, m.status, at(0), m.ends)
+		}
+		exec(`INSERT INTO analysis_outbox (incident_id, event, event_key, status, created_at, next_attempt_at)
+			VALUES ($1, 'created', '', 'pending', $2, $2)`, open, at(0))
+		exec(`INSERT INTO heartbeats (dedup_scope, alertname, first_seen_at, last_seen_at) VALUES ('prod', 'Watchdog', $1, $1)`, at(0))
+		require.NoError(t, db.Close())
 
-			s := openOptions(t, Options{Driver: tc.driver, DSN: dsn, Rules: rules.Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: time.Hour}})
-			assert.Equal(t, 2, countWhere(t, s, "incidents", "1 = 1"))
-			assert.Equal(t, 3, countWhere(t, s, "incident_alerts", "1 = 1"))
-			assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "status = 'pending'"))
-			page, err := s.ListIncidents(context.Background(), IncidentFilter{Limit: 10})
-			require.NoError(t, err)
-			require.Len(t, page.Incidents, 2)
-			inc, ms, events, err := s.Incident(context.Background(), open)
-			require.NoError(t, err)
-			assert.Equal(t, "open", inc.ShownStatus())
-			assert.JSONEq(t, `{"alertname":"A"}`, inc.Labels)
-			assert.Len(t, ms, 2)
-			assert.Empty(t, events, "no timeline before this release")
-			beats, err := s.Heartbeats(context.Background())
-			require.NoError(t, err)
-			require.Len(t, beats, 1)
+		s := e.open(Options{Rules: rules.Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: time.Hour}})
+		assert.Equal(t, 2, countWhere(t, s, "incidents", "1 = 1"))
+		assert.Equal(t, 3, countWhere(t, s, "incident_alerts", "1 = 1"))
+		assert.Equal(t, 1, countWhere(t, s, "outbox", "sink = 'analysis' AND status = 'pending'"), "the analysis trigger's events are the analysis sink's")
+		page, err := s.ListIncidents(context.Background(), IncidentFilter{Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, page.Incidents, 2)
+		inc, ms, events, err := s.Incident(context.Background(), open)
+		require.NoError(t, err)
+		assert.Equal(t, "open", inc.ShownStatus())
+		assert.JSONEq(t, `{"alertname":"A"}`, inc.Labels)
+		assert.Len(t, ms, 2)
+		assert.Empty(t, events, "no timeline before this release")
+		beats, err := s.Heartbeats(context.Background())
+		require.NoError(t, err)
+		require.Len(t, beats, 1)
 
-			v, _ := act(t, s, rules.KindAcknowledge, open)
-			assert.Equal(t, incident.VerdictAcknowledged, v)
-			grouped := firing("fd", t0)
-			grouped.Scope, grouped.GroupKey = "prod", "g"
-			assert.Equal(t, incident.VerdictGrouped, apply1(t, s, grouped).Verdict, "the acknowledged incident takes new alerts")
-			v, inc = act(t, s, rules.KindResolve, open)
-			assert.Equal(t, incident.VerdictResolved, v)
-			assert.EqualValues(t, 0, inc.FiringAlerts)
-			assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "status = 'firing'"))
-		})
-	}
+		v, _ := act(t, s, rules.KindAcknowledge, open)
+		assert.Equal(t, incident.VerdictAcknowledged, v)
+		grouped := firing("fd", t0)
+		grouped.Scope, grouped.GroupKey = "prod", "g"
+		assert.Equal(t, incident.VerdictGrouped, apply1(t, s, grouped).Verdict, "the acknowledged incident takes new alerts")
+		v, inc = act(t, s, rules.KindResolve, open)
+		assert.Equal(t, incident.VerdictResolved, v)
+		assert.EqualValues(t, 0, inc.FiringAlerts)
+		assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "status = 'firing'"))
+	})
+}
+
+// A sender's acknowledgement (PagerDuty's acknowledge) acknowledges the open
+// incident holding the alert, also when it is another group's.
+func TestSenderAcknowledgesTheIncidentHoldingTheAlert(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
+		fired := firing("paged", t0)
+		id := apply1(t, s, fired).IncidentID
+		ack := fired
+		ack.Status, ack.Source, ack.GroupKey = incident.StatusAcknowledged, "pagerduty", "another-group"
+		out := apply1(t, s, ack)
+		assert.Equal(t, incident.VerdictAcknowledged, out.Verdict)
+		assert.Equal(t, id, out.IncidentID)
+		inc, _, events, err := s.Incident(context.Background(), id)
+		require.NoError(t, err)
+		assert.Equal(t, rules.StatusAcknowledged, inc.ShownStatus())
+		assert.Equal(t, "pagerduty", inc.AcknowledgedBy)
+		assert.Equal(t, rules.EventAcknowledged, events[len(events)-1].Event)
+		assert.Equal(t, incident.VerdictUnchanged, apply1(t, s, ack).Verdict)
+		ack.Fingerprint = "never-fired"
+		assert.Equal(t, incident.VerdictIgnored, apply1(t, s, ack).Verdict)
+	})
 }

@@ -126,15 +126,18 @@ func TestCloseWithAStalledPostgres(t *testing.T) {
 // A transaction never holds more than a chunk of alerts, however the
 // requests queue up: a request that would overflow it waits for the next.
 func TestBatchesStayWithinAChunk(t *testing.T) {
-	var largest atomic.Int64
+	var largest, calls atomic.Int64
+	queued := make(chan struct{})
 	c := newCommitter(func(_ context.Context, alerts []Alert) ([]incident.Outcome, error) {
+		if calls.Add(1) == 1 {
+			<-queued // the others queue up behind the first
+		}
 		for {
 			old := largest.Load()
 			if int64(len(alerts)) <= old || largest.CompareAndSwap(old, int64(len(alerts))) {
 				break
 			}
 		}
-		time.Sleep(time.Millisecond) // let requests queue up behind
 		return make([]incident.Outcome, len(alerts)), nil
 	}, 1, 10)
 	t.Cleanup(func() { _ = c.close(context.Background()) })
@@ -149,6 +152,9 @@ func TestBatchesStayWithinAChunk(t *testing.T) {
 			assert.Len(t, res, len(alerts))
 		}()
 	}
+	// The first batch holds 10 alerts at most: at least 40 requests queue.
+	require.Eventually(t, func() bool { return calls.Load() == 1 && len(c.queue) >= 40 }, 5*time.Second, time.Millisecond)
+	close(queued)
 	wg.Wait()
 	assert.LessOrEqual(t, largest.Load(), int64(10))
 	assert.Greater(t, largest.Load(), int64(7), "requests were batched")

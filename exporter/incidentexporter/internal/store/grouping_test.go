@@ -72,7 +72,7 @@ func countWhere(t *testing.T, s *Store, table, where string, args ...any) int {
 func outboxEvents(t *testing.T, s *Store) []string {
 	t.Helper()
 	var out []string
-	err := eachRow(s.db.Query(`SELECT event, event_key FROM analysis_outbox ORDER BY id`))(func(scan func(...any) error) error {
+	err := eachRow(s.db.Query(`SELECT event, event_key FROM outbox ORDER BY id`))(func(scan func(...any) error) error {
 		var e, k string
 		if err := scan(&e, &k); err != nil {
 			return err
@@ -92,7 +92,7 @@ var allEvents = []string{rules.EventCreated, rules.EventResolved, rules.EventReo
 // Grouping (README, "Grouping") with by: group_key, on both engines.
 func TestGroupByGroupKey(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
-		s := e.open(Options{AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		s := e.open(Options{Sinks: analysis(rules.EventCreated, rules.EventResolved)})
 		const g = `{}/{}:{service="db"}`
 		a, b, c, d := inGroup(firing("a", t0), g), inGroup(firing("b", t0), g), inGroup(firing("c", t0), g), inGroup(firing("d", t0.Add(time.Minute)), g)
 		a.Severity, b.Severity, c.Severity, d.Severity = "medium", "high", "low", "critical"
@@ -197,7 +197,7 @@ func TestReopenWindow(t *testing.T) {
 	}
 	eachEngine(t, func(t *testing.T, e engine) {
 		t.Run("window 1h", func(t *testing.T) {
-			s := newEngine(t, e.driver).open(Options{Rules: rules.Config{ReopenWindow: time.Hour}, AnalysisEvents: allEvents})
+			s := newEngine(t, e.driver).open(Options{Rules: rules.Config{ReopenWindow: time.Hour}, Sinks: analysis(allEvents...)})
 			cycles(t, s)
 			rows := groupedRows(t, s, "fingerprint = 'flap'")
 			require.Len(t, rows, 1)
@@ -210,7 +210,7 @@ func TestReopenWindow(t *testing.T) {
 			}, outboxEvents(t, s))
 		})
 		t.Run("window 0", func(t *testing.T) {
-			s := newEngine(t, e.driver).open(Options{AnalysisEvents: allEvents})
+			s := newEngine(t, e.driver).open(Options{Sinks: analysis(allEvents...)})
 			cycles(t, s)
 			rows := groupedRows(t, s, "fingerprint = 'flap'")
 			require.Len(t, rows, 5)
@@ -259,14 +259,14 @@ func TestAlertFiringInAnotherGroup(t *testing.T) {
 func TestAutoResolveQueuesResolvedEvents(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
-		s := e.open(Options{Clock: clock.Now, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		s := e.open(Options{Clock: clock.Now, Sinks: analysis(rules.EventCreated, rules.EventResolved)})
 		verdicts(t, s, firing("a", t0), inGroup(firing("b", t0), "g"), inGroup(firing("c", t0), "g"))
 		clock.set(t0.Add(2 * time.Hour))
 		n, err := s.ResolveStale(context.Background(), t0.Add(time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, int64(2), n)
 		assert.Equal(t, 0, countWhere(t, s, "incident_alerts", "status = 'firing'"))
-		assert.Equal(t, 2, countWhere(t, s, "analysis_outbox", "event = 'resolved'"))
+		assert.Equal(t, 2, countWhere(t, s, "outbox", "event = 'resolved'"))
 		assert.Equal(t, 2, countWhere(t, s, "incidents", "resolution_reason = 'auto_resolved'"))
 		// A second sweep finds nothing more.
 		n, err = s.ResolveStale(context.Background(), t0.Add(time.Hour))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -40,6 +41,25 @@ func eachEngine(t *testing.T, fn func(t *testing.T, e engine)) {
 	}
 }
 
+// releaseDB opens e's database as an earlier release left it: the
+// migrations up to last applied, no store running.
+func (e engine) releaseDB(last int) (*sql.DB, dialect) {
+	e.t.Helper()
+	var db *sql.DB
+	var d dialect
+	var err error
+	if e.driver == DriverSQLite {
+		db, err = openSQLite(e.dsn)
+		d = sqliteDialect{}
+	} else {
+		db, err = sql.Open("pgx", e.dsn)
+		d = postgresDialect{}
+	}
+	require.NoError(e.t, err)
+	releaseSchema(e.t, db, d, last)
+	return db, d
+}
+
 func openOptions(t *testing.T, o Options) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), o)
@@ -47,3 +67,6 @@ func openOptions(t *testing.T, o Options) *Store {
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
 }
+
+// analysis is the analysis trigger's sink, told of these events.
+func analysis(events ...string) []Sink { return []Sink{{Name: "analysis", Events: events}} }

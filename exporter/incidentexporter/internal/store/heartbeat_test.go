@@ -26,7 +26,7 @@ var heartbeatRules = rules.Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeo
 func TestHeartbeats(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
-		s := e.open(Options{Clock: clock.Now, Rules: heartbeatRules, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		s := e.open(Options{Clock: clock.Now, Rules: heartbeatRules, Sinks: analysis(rules.EventCreated, rules.EventResolved)})
 
 		// A firing Watchdog is a heartbeat, not an incident; a resolved one is not a heartbeat.
 		assert.Equal(t, []incident.Verdict{incident.VerdictHeartbeat, incident.VerdictIgnored},
@@ -60,7 +60,7 @@ func TestHeartbeats(t *testing.T) {
 		assert.Contains(t, description, "integration prod")
 		assert.Contains(t, description, t0.Format(time.RFC3339))
 		assert.Equal(t, []string{"critical", "heartbeat", "heartbeat", "open"}, []string{severity, source, fingerprint, status})
-		assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "event = 'created' AND incident_id IN (SELECT id FROM incidents WHERE source = 'heartbeat')"))
+		assert.Equal(t, 1, countWhere(t, s, "outbox", "event = 'created' AND incident_id IN (SELECT id FROM incidents WHERE source = 'heartbeat')"))
 
 		// Auto-resolve never closes it: only a heartbeat does.
 		_, err = s.ResolveStale(context.Background(), t0.Add(time.Hour))
@@ -74,7 +74,7 @@ func TestHeartbeats(t *testing.T) {
 		assert.Equal(t, incident.VerdictHeartbeat, res[0].Verdict)
 		assert.NotEmpty(t, res[0].IncidentID, "the heartbeat incident it resolved")
 		assert.Equal(t, 1, countWhere(t, s, "incidents", "source = 'heartbeat' AND status = 'resolved' AND resolution_reason = 'heartbeat_received'"))
-		assert.Equal(t, 1, countWhere(t, s, "analysis_outbox", "event = 'resolved' AND incident_id IN (SELECT id FROM incidents WHERE source = 'heartbeat')"))
+		assert.Equal(t, 1, countWhere(t, s, "outbox", "event = 'resolved' AND incident_id IN (SELECT id FROM incidents WHERE source = 'heartbeat')"))
 
 		// Silent again: a new incident, linked to the previous one.
 		clock.set(t0.Add(20 * time.Second))
@@ -121,7 +121,7 @@ func TestHeartbeatSweepAcrossReplicas(t *testing.T) {
 func TestForgetHeartbeatsOfRemovedIntegrations(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
-		s := e.open(Options{Clock: clock.Now, Rules: heartbeatRules, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}})
+		s := e.open(Options{Clock: clock.Now, Rules: heartbeatRules, Sinks: analysis(rules.EventCreated, rules.EventResolved)})
 		verdicts(t, s, watchdog("p1", incident.StatusFiring), watchdog("p2", incident.StatusFiring))
 		clock.set(t0.Add(10 * time.Minute))
 		opened, _, err := s.CheckHeartbeats(context.Background())

@@ -3,81 +3,83 @@ package store // import "github.com/sre-copilot/incident-collector/exporter/inci
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
+	"github.com/sre-copilot/incident-collector/internal/incident"
 )
 
-// MaxNotifiedAlerts bounds the member alerts an analysis event carries.
+// The outbox: the events each sink (the analysis trigger, each notify sink)
+// is to be told of, written in the transaction of the change and delivered
+// by that sink's dispatcher, at least once and in order per incident.
+
+// MaxNotifiedAlerts bounds the member alerts a notification carries.
 const MaxNotifiedAlerts = 50
 
-// OutboxEvent is one analysis notification to deliver, with the incident as
-// it is now.
+// Sink says which events one sink is told of.
+type Sink struct {
+	Name   string
+	Events []string
+	// MinSeverity: only incidents at least this severe; "" for all.
+	MinSeverity string
+	// Scopes: only incidents of these integrations; none for all.
+	Scopes []string
+}
+
+func (k *Sink) wants(e *rules.Event, inc *rules.Incident) bool {
+	return slices.Contains(k.Events, e.Name) &&
+		(k.MinSeverity == "" || incident.SeverityRank(inc.Severity) >= incident.SeverityRank(k.MinSeverity)) &&
+		(len(k.Scopes) == 0 || slices.Contains(k.Scopes, inc.Scope))
+}
+
+// OutboxEvent is one event to deliver to a sink, with the incident as it is
+// now.
 type OutboxEvent struct {
-	ID        int64
-	Event     string
-	Key       string // tells apart events of one incident with the same name
-	Attempts  int
-	CreatedAt time.Time
-	Incident  IncidentRow
+	ID    int64
+	Sink  string
+	Event string
+	Key   string // tells apart events of one incident with the same name
+	// By, Note: the person of an action and what they wrote; Reason: why
+	// a resolved incident resolved; as they were when it happened.
+	By, Note, Reason string
+	Attempts         int
+	CreatedAt        time.Time
+	Incident         rules.Incident
+	// Alerts are the incident's members, the first MaxNotifiedAlerts, oldest
+	// first.
+	Alerts []rules.Member
 }
 
-// IncidentRow is the notified view of an incident.
-type IncidentRow struct {
-	ID, Title, Description, ServiceName, Severity, Status string
-	DetectedAt                                            time.Time
-	ResolvedAt                                            *time.Time
-	Fingerprint, GroupKey, Project, Source, GeneratorURL  string
-	Labels, Annotations                                   string // JSON objects
-	AlertCount, ReopenCount                               int64
-	Alerts                                                []AlertRow // the first MaxNotifiedAlerts members, oldest first
-}
-
-// AlertRow is one member alert of a notified incident.
-type AlertRow struct {
-	Fingerprint, Status, Title, Severity string
-	StartsAt                             time.Time
-	EndsAt                               *time.Time
-	Labels                               string // JSON object
-}
-
-// claimOutbox leases due events: their next attempt moves to the lease's end,
-// so that a replica that dies while delivering lets another one retry after
-// the lease. Only an incident's earliest pending event can be claimed: the
-// next one waits until it is delivered or failed for good, on every replica,
-// so that a consumer sees an incident's events in the order they happened
-// (an incident's events are written under its group's lock, so their ids
-// follow that order). A claim thus holds at most one event per incident.
-// PostgreSQL's SKIP LOCKED keeps replicas claiming at once from waiting on,
-// or taking, each other's rows; an earlier event another replica is claiming
-// still counts as pending.
+// claimOutbox leases a sink's due events: their next attempt moves to the
+// lease's end, so that a replica that dies while delivering lets another one
+// retry after the lease. Only an incident's earliest pending event can be
+// claimed: the next one waits until it is delivered or failed for good, on
+// every replica, so that a consumer sees an incident's events in the order
+// they happened (an incident's events are written under its group's lock, so
+// their ids follow that order). A claim thus holds at most one event per
+// incident. PostgreSQL's SKIP LOCKED keeps replicas claiming at once from
+// waiting on, or taking, each other's rows; an earlier event another replica
+// is claiming still counts as pending.
 const claimOutbox = `
-UPDATE analysis_outbox SET next_attempt_at = $2
+UPDATE outbox SET next_attempt_at = $3
 WHERE id IN (
-    SELECT o.id FROM analysis_outbox o
-    WHERE o.status = 'pending' AND o.next_attempt_at <= $1
-      AND NOT EXISTS (SELECT 1 FROM analysis_outbox e
-                      WHERE e.incident_id = o.incident_id AND e.status = 'pending' AND e.id < o.id)
-    ORDER BY o.id LIMIT $3%s)
-RETURNING id, CAST(incident_id AS TEXT), event, event_key, attempts, created_at`
+    SELECT o.id FROM outbox o
+    WHERE o.sink = $1 AND o.status = 'pending' AND o.next_attempt_at <= $2
+      AND NOT EXISTS (SELECT 1 FROM outbox e
+                      WHERE e.sink = o.sink AND e.incident_id = o.incident_id AND e.status = 'pending' AND e.id < o.id)
+    ORDER BY o.id LIMIT $4%s)
+RETURNING id, sink, CAST(incident_id AS TEXT), event, event_key, "by", note, reason, attempts, created_at`
 
-const incidentForOutbox = `
-SELECT CAST(id AS TEXT), title, description, service_name, severity, status, detected_at, resolved_at,
-       fingerprint, group_key, project, source, generator_url, CAST(labels AS TEXT), CAST(annotations AS TEXT),
-       alert_count, reopen_count
-FROM incidents WHERE id = $1`
-
-const alertsForOutbox = `
-SELECT fingerprint, status, title, severity, starts_at, ends_at, CAST(labels AS TEXT)
-FROM incident_alerts WHERE incident_id = $1 ORDER BY first_seen_at, fingerprint LIMIT $2`
-
-// ClaimOutbox leases up to limit due events, at most one per incident, until
-// now + lease.
-func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error) {
+// ClaimOutbox leases up to limit of sink's due events, at most one per
+// incident, until now + lease.
+func (s *Store) ClaimOutbox(ctx context.Context, sink string, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error) {
 	var events []OutboxEvent
-	err := eachRow(s.db.QueryContext(ctx, fmt.Sprintf(claimOutbox, s.d.skipLocked()), s.d.ts(now), s.d.ts(now.Add(lease)), limit))(
+	err := eachRow(s.db.QueryContext(ctx, fmt.Sprintf(claimOutbox, s.d.skipLocked()), sink, s.d.ts(now), s.d.ts(now.Add(lease)), limit))(
 		func(scan func(...any) error) error {
 			var e OutboxEvent
 			var created any
-			if err := scan(&e.ID, &e.Incident.ID, &e.Event, &e.Key, &e.Attempts, &created); err != nil {
+			if err := scan(&e.ID, &e.Sink, &e.Incident.ID, &e.Event, &e.Key, &e.By, &e.Note, &e.Reason, &e.Attempts, &created); err != nil {
 				return err
 			}
 			e.CreatedAt = s.d.parseTS(created)
@@ -85,87 +87,56 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 			return nil
 		})
 	if err != nil {
-		return nil, classify(fmt.Errorf("claiming analysis events: %w", err))
+		return nil, classify(fmt.Errorf("claiming %s events: %w", sink, err))
 	}
 	for i := range events {
-		if err := s.loadIncident(ctx, &events[i].Incident); err != nil {
+		e := &events[i]
+		inc, members, _, err := s.Incident(ctx, e.Incident.ID)
+		if err != nil {
 			return nil, err
 		}
+		e.Incident, e.Alerts = inc, members[:min(len(members), MaxNotifiedAlerts)]
 	}
 	return events, nil
 }
 
-func (s *Store) loadIncident(ctx context.Context, row *IncidentRow) error {
-	var detected, resolved any
-	err := s.db.QueryRowContext(ctx, incidentForOutbox, row.ID).Scan(&row.ID, &row.Title, &row.Description, &row.ServiceName,
-		&row.Severity, &row.Status, &detected, &resolved, &row.Fingerprint, &row.GroupKey, &row.Project, &row.Source,
-		&row.GeneratorURL, &row.Labels, &row.Annotations, &row.AlertCount, &row.ReopenCount)
-	if err != nil {
-		return classify(fmt.Errorf("reading incident %s: %w", row.ID, err))
-	}
-	row.DetectedAt = s.d.parseTS(detected)
-	row.ResolvedAt = s.optionalTS(resolved)
-	row.Alerts = row.Alerts[:0]
-	err = eachRow(s.db.QueryContext(ctx, alertsForOutbox, row.ID, MaxNotifiedAlerts))(func(scan func(...any) error) error {
-		var a AlertRow
-		var starts, ends any
-		if scanErr := scan(&a.Fingerprint, &a.Status, &a.Title, &a.Severity, &starts, &ends, &a.Labels); scanErr != nil {
-			return scanErr
-		}
-		a.StartsAt, a.EndsAt = s.d.parseTS(starts), s.optionalTS(ends)
-		row.Alerts = append(row.Alerts, a)
-		return nil
-	})
-	if err != nil {
-		return classify(fmt.Errorf("reading the alerts of incident %s: %w", row.ID, err))
-	}
-	return nil
-}
-
-func (s *Store) optionalTS(v any) *time.Time {
-	if v == nil {
-		return nil
-	}
-	t := s.d.parseTS(v)
-	return &t
-}
-
-// MarkDelivered records a 2xx from the analysis service.
+// MarkDelivered records a 2xx from the sink.
 func (s *Store) MarkDelivered(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE analysis_outbox SET status = 'delivered', delivered_at = $2,
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'delivered', delivered_at = $2,
 		attempts = attempts + 1, last_error = NULL WHERE id = $1`, id, s.d.ts(now))
 	return classify(err)
 }
 
 // MarkRetry schedules the next attempt at next.
 func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE analysis_outbox SET attempts = attempts + 1, next_attempt_at = $2,
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2,
 		last_error = $3 WHERE id = $1`, id, s.d.ts(next), reason)
 	return classify(err)
 }
 
 // MarkFailed gives an event up; it stays for inspection.
 func (s *Store) MarkFailed(ctx context.Context, id int64, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE analysis_outbox SET status = 'failed', attempts = attempts + 1,
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'failed', attempts = attempts + 1,
 		last_error = $2 WHERE id = $1`, id, reason)
 	return classify(err)
 }
 
-// PruneOutbox deletes events delivered before cutoff; failed ones stay for
-// inspection.
-func (s *Store) PruneOutbox(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM analysis_outbox WHERE status = 'delivered' AND delivered_at < $1`, s.d.ts(cutoff))
+// PruneOutbox deletes sink's events delivered before cutoff; failed ones
+// stay for inspection.
+func (s *Store) PruneOutbox(ctx context.Context, sink string, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE sink = $1 AND status = 'delivered' AND delivered_at < $2`, sink, s.d.ts(cutoff))
 	if err != nil {
 		return 0, classify(err)
 	}
 	return res.RowsAffected()
 }
 
-// OutboxBacklog counts pending events and the creation time of the oldest.
-func (s *Store) OutboxBacklog(ctx context.Context) (int64, time.Time, error) {
+// OutboxBacklog counts sink's pending events and the creation time of the
+// oldest.
+func (s *Store) OutboxBacklog(ctx context.Context, sink string) (int64, time.Time, error) {
 	var n int64
 	var oldest any
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM analysis_outbox WHERE status = 'pending'`).Scan(&n, &oldest)
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sink = $1 AND status = 'pending'`, sink).Scan(&n, &oldest)
 	if err != nil {
 		return 0, time.Time{}, classify(err)
 	}
@@ -173,4 +144,36 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int64, time.Time, error) {
 		return n, time.Time{}, nil
 	}
 	return n, s.d.parseTS(oldest), nil
+}
+
+// outboxRow is one event queued for a sink.
+type outboxRow struct {
+	Sink, IncidentID, Event, Key, By, Note, Reason string
+}
+
+var outbox = table[outboxRow]{name: "outbox", alias: "o", fields: []field[outboxRow]{
+	{"sink", colText, func(r *outboxRow) any { return &r.Sink }},
+	{"incident_id", colUUID, func(r *outboxRow) any { return &r.IncidentID }},
+	{"event", colText, func(r *outboxRow) any { return &r.Event }},
+	{"event_key", colText, func(r *outboxRow) any { return &r.Key }},
+	{`"by"`, colText, func(r *outboxRow) any { return &r.By }},
+	{"note", colText, func(r *outboxRow) any { return &r.Note }},
+	{"reason", colText, func(r *outboxRow) any { return &r.Reason }},
+	{"created_at", colTime, nil},
+	{"next_attempt_at", colTime, nil},
+}}
+
+// queued are the outbox rows of st's events: one per sink that wants it.
+func (s *Store) queued(st *rules.State, at time.Time) [][]any {
+	var rows [][]any
+	for _, e := range st.Events() {
+		inc := st.Incident(e.IncidentID)
+		for i := range s.sinks {
+			if k := &s.sinks[i]; k.wants(&e, inc) {
+				row := outboxRow{Sink: k.Name, IncidentID: e.IncidentID, Event: e.Name, Key: e.Key, By: e.By, Note: e.Note, Reason: e.Reason}
+				rows = append(rows, bind(nil, &row, outbox.fields, s.d, at))
+			}
+		}
+	}
+	return rows
 }

@@ -134,7 +134,7 @@ func TestResolveRacingANewInstance(t *testing.T) {
 // (an Alertmanager HA pair): one incident, 20 members, one created event.
 func TestTwoReplicasSameGroup(t *testing.T) {
 	dsn := testutil.PostgresSchema(t)
-	o := Options{Driver: DriverPostgres, DSN: dsn, AnalysisEvents: []string{rules.EventCreated, rules.EventResolved}}
+	o := Options{Driver: DriverPostgres, DSN: dsn, Sinks: analysis(rules.EventCreated, rules.EventResolved)}
 	stores := []*Store{openOptions(t, o), openOptions(t, o)}
 	group := make([]Alert, 20)
 	for i := range group {

@@ -46,7 +46,7 @@ var (
 		"last_seen_at", "occurrences", "alert_count", "firing_alerts", "reopen_count", "labels", "annotations",
 		"generator_url", "previous_incident_id", "acknowledged_at", "acknowledged_by", "resolved_by")
 	memberShown = members.pick("incident_id", "dedup_scope", "fingerprint", "starts_at", "status", "ends_at", "title",
-		"severity", "labels", "annotations", "first_seen_at", "last_seen_at", "occurrences")
+		"severity", "labels", "annotations", "first_seen_at", "last_seen_at", "occurrences", "silence_id")
 )
 
 // jsonText reads a JSON column as text on both engines.

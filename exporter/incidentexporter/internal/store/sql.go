@@ -180,11 +180,7 @@ SELECT ` + memberCols + ` FROM k JOIN incident_alerts m ON m.incident_id = k.id 
 	updateMembers:   updateByKey(members, memberUpdate, 3),
 	insertMembers:   insertInto(members, memberInsert, ""),
 	insertTimeline:  insertInto(timeline, timelineInsert, ""),
-	insertOutbox: template{
-		head:  `INSERT INTO analysis_outbox (incident_id, event, event_key, created_at, next_attempt_at) VALUES `,
-		tail:  ` ON CONFLICT (incident_id, event, event_key) DO NOTHING`,
-		types: []colType{colUUID, colText, colText, colTime, colTime},
-	},
+	insertOutbox:    insertInto(outbox, outbox.fields, ` ON CONFLICT (sink, incident_id, event, event_key) DO NOTHING`),
 }
 
 // statements are the templates rendered for one engine.

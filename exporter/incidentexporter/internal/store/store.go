@@ -23,6 +23,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
@@ -43,11 +44,10 @@ type Options struct {
 	Driver string
 	DSN    string
 	Clock  func() time.Time
-	// AnalysisEvents are the events queued for the analysis service with
-	// each incident change (created, resolved, reopened, alert_added); none:
-	// no outbox rows.
-	AnalysisEvents []string
-	Rules          rules.Config
+	// Sinks are told of incident changes: each event a sink wants is queued
+	// in the outbox with the change. None: no outbox rows.
+	Sinks []Sink
+	Rules rules.Config
 }
 
 // Store applies alerts to incidents and keeps the analysis outbox.
@@ -56,14 +56,17 @@ type Store struct {
 	d         dialect
 	now       func() time.Time
 	rules     rules.Config
-	events    map[string]bool // analysis events to queue
+	sinks     []Sink
 	committer *committer
 	exec      *executor
 	sql       *statements
 	// lockSpace tells this store's advisory locks from those of other
 	// databases and schemas on the same PostgreSQL server.
 	lockSpace string
-	outboxed  chan struct{}
+	// woken are the dispatchers to wake after a commit that queued events.
+	wokenMu  sync.Mutex
+	woken    []chan struct{}
+	silences silenceCacheRef
 	// explain, in tests, sees the incident list's query before it runs.
 	explain func(query string, args []any)
 }
@@ -97,10 +100,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Store{db: db, d: d, now: clock, rules: o.Rules, events: map[string]bool{}, outboxed: make(chan struct{}, 1), sql: renderStatements(d)}
-	for _, e := range o.AnalysisEvents {
-		s.events[e] = true
-	}
+	s := &Store{db: db, d: d, now: clock, rules: o.Rules, sinks: o.Sinks, sql: renderStatements(d)}
 	if s.lockSpace, err = d.lockSpace(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, classify(fmt.Errorf("reading the lock space: %w", err))
@@ -153,14 +153,25 @@ func (s *Store) Close(ctx context.Context) error {
 	return errors.Join(err, s.db.Close())
 }
 
-// wakeDispatcher tells the analysis dispatcher that events may be waiting;
-// one pending signal is enough.
-func (s *Store) wakeDispatcher() {
-	select {
-	case s.outboxed <- struct{}{}:
-	default:
+// wakeDispatchers tells the dispatchers that events may be waiting; one
+// pending signal each is enough.
+func (s *Store) wakeDispatchers() {
+	s.wokenMu.Lock()
+	defer s.wokenMu.Unlock()
+	for _, c := range s.woken {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Outboxed is signaled after a commit that may have queued analysis events.
-func (s *Store) Outboxed() <-chan struct{} { return s.outboxed }
+// Outboxed returns a channel signaled after each commit that may have
+// queued events: one per dispatcher.
+func (s *Store) Outboxed() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	s.wokenMu.Lock()
+	s.woken = append(s.woken, c)
+	s.wokenMu.Unlock()
+	return c
+}

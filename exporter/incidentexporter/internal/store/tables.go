@@ -56,7 +56,8 @@ var (
 type memberField = field[rules.Member]
 
 var members = table[rules.Member]{name: "incident_alerts", alias: "m", fields: []memberField{
-	{"incident_id", colUUID, func(r *rules.Member) any { return &r.IncidentID }},
+	// NULL while a silence holds the instance.
+	{"incident_id", colNullUUID, func(r *rules.Member) any { return &r.IncidentID }},
 	{"dedup_scope", colText, func(r *rules.Member) any { return &r.Ref.Scope }},
 	{"fingerprint", colText, func(r *rules.Member) any { return &r.Ref.Fingerprint }},
 	{"starts_at", colTime, func(r *rules.Member) any { return &r.Ref.StartsAt }},
@@ -69,11 +70,16 @@ var members = table[rules.Member]{name: "incident_alerts", alias: "m", fields: [
 	{"first_seen_at", colTime, func(r *rules.Member) any { return &r.FirstSeenAt }},
 	{"last_seen_at", colTime, func(r *rules.Member) any { return &r.LastSeenAt }},
 	{"occurrences", colInt, func(r *rules.Member) any { return &r.Occurrences }},
+	{"silence_id", colNullUUID, func(r *rules.Member) any { return &r.SilenceID }},
+	{"held_alert", colNullText, func(r *rules.Member) any { return &r.Held }},
 }}
 
 var (
 	memberInsert = members.fields
 	// memberUpdate is the key (the instance), then what the rules change.
-	memberUpdate = members.pick("dedup_scope", "fingerprint", "starts_at", "status", "ends_at", "last_seen_at", "occurrences")
-	memberRead   = members.pick("incident_id", "dedup_scope", "fingerprint", "starts_at", "status", "title", "occurrences")
+	memberUpdate = members.pick("dedup_scope", "fingerprint", "starts_at", "incident_id", "status", "ends_at", "last_seen_at",
+		"occurrences", "silence_id", "held_alert")
+	// memberRead is what the rules read: all they may write back.
+	memberRead = members.pick("incident_id", "dedup_scope", "fingerprint", "starts_at", "status", "title", "occurrences",
+		"silence_id", "held_alert")
 )

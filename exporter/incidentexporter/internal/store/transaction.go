@@ -55,7 +55,7 @@ func (s *Store) transact(ctx context.Context, ops []rules.Op) ([]incident.Outcom
 		})
 		if txErr == nil {
 			if len(st.Events()) > 0 {
-				s.wakeDispatcher()
+				s.wakeDispatchers()
 			}
 			return outcomes, nil
 		}
@@ -125,7 +125,8 @@ func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.O
 		seen[k] = true
 		return true
 	}
-	qs := locks
+	var silencesVersion int64
+	qs := append(locks, silencesVersionQuery(&silencesVersion))
 	for i := range ops {
 		o := &ops[i]
 		if g := o.Group(); once(g) {
@@ -170,7 +171,7 @@ func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.O
 	if err := tx.run(ctx, qs); err != nil {
 		return fmt.Errorf("reading incidents: %w", err)
 	}
-	return nil
+	return s.loadSilences(ctx, tx, st, silencesVersion, s.now())
 }
 
 // loadIncidentsOfFiring reads the incidents of firing instances that belong
@@ -209,7 +210,7 @@ func (s *Store) loadIncidentsOfFiring(ctx context.Context, tx txn, st *rules.Sta
 // leave the unique indexes before its successor enters them; incidents come
 // before the members and events that refer to them.
 func (s *Store) writes(st *rules.State, at time.Time) []query {
-	var updInc, insInc, updMem, insMem, timelineRows, events [][]any
+	var updInc, insInc, updMem, insMem, timelineRows [][]any
 	for _, inc := range st.Incidents() {
 		switch inc.Change {
 		case rules.Created:
@@ -230,9 +231,6 @@ func (s *Store) writes(st *rules.State, at time.Time) []query {
 	for _, e := range st.Events() {
 		row := TimelineEvent{IncidentID: e.IncidentID, At: at, Event: e.Name, By: e.By, Note: timelineNote(e), Fingerprint: e.Fingerprint}
 		timelineRows = append(timelineRows, bind(nil, &row, timelineInsert, s.d, at))
-		if s.events[e.Name] {
-			events = append(events, []any{e.IncidentID, e.Name, e.Key, now, now})
-		}
 	}
 	var qs []query
 	qs = append(qs, s.sql.updateIncidents.queries(updInc, nil)...)
@@ -251,7 +249,7 @@ func (s *Store) writes(st *rules.State, at time.Time) []query {
 		qs = append(qs, query{sql: deleteHeartbeat, args: []any{scope}})
 	}
 	qs = append(qs, s.sql.insertTimeline.queries(timelineRows, nil)...)
-	return append(qs, s.sql.insertOutbox.queries(events, nil)...)
+	return append(qs, s.sql.insertOutbox.queries(s.queued(st, at), nil)...)
 }
 
 // timelineNote is an event's note on the timeline: a resolution's reason,

@@ -7,17 +7,6 @@ import (
 	"strings"
 )
 
-// Bounds of one alert. Real alerts carry tens of labels of tens of bytes;
-// these keep one hostile alert from turning into megabytes of attributes,
-// index entries and JSON columns. An alert over one is rejected alone.
-const (
-	maxLabels      = 1000
-	maxAnnotations = 1000
-	// maxLabelBytes bounds the label names and values of one alert together:
-	// the labels are hashed into the fingerprint and stored with every incident.
-	maxLabelBytes = 64 << 10
-)
-
 // alertsOver reports whether a payload holds more than limit alerts. It
 // counts the elements of the alerts array (the top-level array of a
 // Prometheus push) as they are read, without decoding them, and stops at the
