@@ -242,8 +242,8 @@ func resolvedLogs(fp string, startsAt time.Time) plog.Logs {
 	return ld
 }
 
-func inGroupLogs(ld plog.Logs, key string) plog.Logs {
-	forEach(ld, func(lr plog.LogRecord) { lr.Attributes().PutStr(incident.AttrGroupKey, key) })
+func inGroupLogs(ld plog.Logs) plog.Logs {
+	forEach(ld, func(lr plog.LogRecord) { lr.Attributes().PutStr(incident.AttrGroupKey, "g") })
 	return ld
 }
 

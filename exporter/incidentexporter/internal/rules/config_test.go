@@ -72,6 +72,6 @@ func TestAlertOpGroups(t *testing.T) {
 	c := Config{HeartbeatAlertname: "Watchdog"}
 	a := alert("fp", t0)
 	assert.Equal(t, GroupRef{scope, "fp"}, c.AlertOp(a).Group(), "no group key: a group of its own")
-	assert.Equal(t, GroupRef{scope, "g"}, c.AlertOp(alert("fp", t0).in("g")).Group())
-	assert.Equal(t, GroupRef{scope, ""}, c.AlertOp(alert("fp", t0).in("g").named("Watchdog")).Group(), "a heartbeat's group is its scope's heartbeat incident")
+	assert.Equal(t, GroupRef{scope, "g"}, c.AlertOp(alert("fp", t0).inG()).Group())
+	assert.Equal(t, GroupRef{scope, ""}, c.AlertOp(alert("fp", t0).inG().watchdog()).Group(), "a heartbeat's group is its scope's heartbeat incident")
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,11 +39,11 @@ func maintenance(id string, matchers ...Matcher) Silence {
 	return Silence{ID: id, Matchers: matchers, StartsAt: now.Add(-30 * time.Minute), EndsAt: now.Add(90 * time.Minute)}
 }
 
-// heldMember is alert fp's instance of t0, held by silence id.
-func heldMember(fp, id string) []*Member {
-	a := alert(fp, t0)
+// heldMember is alert a's instance of t0, held by silence s1.
+func heldMember() []*Member {
+	a := alert("a", t0)
 	held, _ := json.Marshal(a)
-	return []*Member{{Ref: a.Instance(), Status: StatusFiring, Title: a.Title, FirstSeenAt: t0, LastSeenAt: t0, Occurrences: 1, SilenceID: id, Held: string(held)}}
+	return []*Member{{Ref: a.Instance(), Status: StatusFiring, Title: a.Title, FirstSeenAt: t0, LastSeenAt: t0, Occurrences: 1, SilenceID: "s1", Held: string(held)}}
 }
 
 func (a *Alert) resolvedAt(endsAt time.Time) *Alert {
@@ -50,12 +51,12 @@ func (a *Alert) resolvedAt(endsAt time.Time) *Alert {
 	return a
 }
 
-func (a *Alert) in(key string) *Alert     { a.GroupKey = key; return a }
+func (a *Alert) inG() *Alert              { a.GroupKey = "g"; return a }
 func (a *Alert) severity(s string) *Alert { a.Severity = s; return a }
-func (a *Alert) named(n string) *Alert    { a.AlertName = n; return a }
+func (a *Alert) watchdog() *Alert         { a.AlertName = "Watchdog"; return a }
 func (a *Alert) unknownStart() *Alert     { a.StartUnknown = true; return a }
-func (a *Alert) acknowledgedBy(source string) *Alert {
-	a.Status, a.Source = incident.StatusAcknowledged, source
+func (a *Alert) acknowledgedByPagerDuty() *Alert {
+	a.Status, a.Source = incident.StatusAcknowledged, "pagerduty"
 	return a
 }
 
@@ -74,9 +75,9 @@ func openIncident(key string, fps ...string) (*Incident, []*Member) {
 	return inc, ms
 }
 
-// resolvedIncident is group key's incident of one alert fp, resolved at end.
-func resolvedIncident(key, fp string, end time.Time) (*Incident, []*Member) {
-	inc, ms := openIncident(key, fp)
+// resolvedIncident is group key's incident of one alert a, resolved at end.
+func resolvedIncident(key string, end time.Time) (*Incident, []*Member) {
+	inc, ms := openIncident(key, "a")
 	inc.ID = "old-" + key
 	inc.Status, inc.ResolvedAt, inc.FiringAlerts, inc.Reason = StatusResolved, end, 0, ReasonAlertResolved
 	ms[0].IncidentID, ms[0].Status, ms[0].EndsAt = inc.ID, StatusResolved, end
@@ -191,13 +192,14 @@ func changes(st *State) []string {
 		if inc := st.Incident(e.IncidentID); inc != nil && inc.Change == Created {
 			name = "new:" + inc.GroupKey
 		}
-		line := "event " + name + " " + e.Name
+		var line strings.Builder
+		line.WriteString("event " + name + " " + e.Name)
 		for _, kv := range [][2]string{{"key", e.Key}, {"fp", e.Fingerprint}, {"by", e.By}, {"note", e.Note}, {"reason", e.Reason}} {
 			if kv[1] != "" {
-				line += " " + kv[0] + "=" + kv[1]
+				line.WriteString(" " + kv[0] + "=" + kv[1])
 			}
 		}
-		out = append(out, line)
+		out = append(out, line.String())
 	}
 	for _, b := range st.Beats() {
 		out = append(out, "beat "+b.Scope)
@@ -258,7 +260,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "a firing retry of a resolved instance stays resolved",
-			rows: with(pair(resolvedIncident("a", "a", t0.Add(time.Minute)))...),
+			rows: with(pair(resolvedIncident("a", t0.Add(time.Minute)))...),
 			ops:  []op{fire(alert("a", t0))},
 			want: []incident.Verdict{incident.VerdictDuplicate},
 		},
@@ -307,7 +309,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "a new alert of a group with an open incident joins it",
 			rows: with(pair(openIncident("g", "a"))...),
-			ops:  []op{fire(alert("b", t0.Add(time.Minute)).in("g").severity(incident.SeverityCritical))},
+			ops:  []op{fire(alert("b", t0.Add(time.Minute)).inG().severity(incident.SeverityCritical))},
 			want: []incident.Verdict{incident.VerdictGrouped},
 			changes: []string{
 				"event inc-g alert_added key=b@2026-12-01T10:01:00Z fp=b",
@@ -322,7 +324,7 @@ func TestRules(t *testing.T) {
 				inc.Severity = incident.SeverityCritical
 				return pair(inc, ms)
 			}()...),
-			ops:  []op{fire(alert("b", t0).in("g").severity(incident.SeverityLow))},
+			ops:  []op{fire(alert("b", t0).inG().severity(incident.SeverityLow))},
 			want: []incident.Verdict{incident.VerdictGrouped},
 			changes: []string{
 				"event inc-g alert_added key=b@2026-12-01T10:00:00Z fp=b",
@@ -332,7 +334,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "two new alerts of one group in one transaction: one incident",
-			ops:  []op{fire(alert("a", t0).in("g")), fire(alert("b", t0).in("g"))},
+			ops:  []op{fire(alert("a", t0).inG()), fire(alert("b", t0).inG())},
 			want: []incident.Verdict{incident.VerdictCreated, incident.VerdictGrouped},
 			changes: []string{
 				"event new:g alert_added key=b@2026-12-01T10:00:00Z fp=b",
@@ -346,7 +348,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "a new instance within reopen_window reopens the group's incident",
 			cfg:  Config{ReopenWindow: time.Hour},
-			rows: with(pair(resolvedIncident("a", "a", t0.Add(5*time.Minute)))...),
+			rows: with(pair(resolvedIncident("a", t0.Add(5*time.Minute)))...),
 			ops:  []op{fire(alert("a", t0.Add(10*time.Minute)))},
 			want: []incident.Verdict{incident.VerdictReopened},
 			changes: []string{
@@ -358,7 +360,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "an alert that started before the resolution does not reopen",
 			cfg:  Config{ReopenWindow: time.Hour},
-			rows: with(pair(resolvedIncident("a", "a", t0.Add(5*time.Minute)))...),
+			rows: with(pair(resolvedIncident("a", t0.Add(5*time.Minute)))...),
 			ops:  []op{fire(alert("a", t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
@@ -370,7 +372,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "outside reopen_window a new incident follows the previous one",
 			cfg:  Config{ReopenWindow: time.Minute},
-			rows: with(pair(resolvedIncident("a", "a", t0.Add(5*time.Minute)))...),
+			rows: with(pair(resolvedIncident("a", t0.Add(5*time.Minute)))...),
 			ops:  []op{fire(alert("a", t0.Add(10*time.Minute)))},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
@@ -381,7 +383,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "without reopen_window a flapping alert opens a new linked incident",
-			rows: with(pair(resolvedIncident("a", "a", t0.Add(5*time.Minute)))...),
+			rows: with(pair(resolvedIncident("a", t0.Add(5*time.Minute)))...),
 			ops:  []op{fire(alert("a", t0.Add(6*time.Minute)))},
 			want: []incident.Verdict{incident.VerdictCreated},
 			changes: []string{
@@ -453,7 +455,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "resolve_on all: the incident stays open while another alert fires",
 			rows: with(pair(openIncident("g", "a", "b"))...),
-			ops:  []op{fire(alert("a", t0).in("g").resolvedAt(t0.Add(time.Minute)))},
+			ops:  []op{fire(alert("a", t0).inG().resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictAlertResolved},
 			changes: []string{
 				"event inc-g alert_resolved fp=a",
@@ -465,7 +467,7 @@ func TestRules(t *testing.T) {
 			name: "resolve_on first: the first resolved alert resolves the incident and its other alerts",
 			cfg:  Config{ResolveOn: ResolveOnFirst},
 			rows: with(pair(openIncident("g", "a", "b"))...),
-			ops:  []op{fire(alert("a", t0).in("g").resolvedAt(t0.Add(time.Minute)))},
+			ops:  []op{fire(alert("a", t0).inG().resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictResolved},
 			changes: []string{
 				"event inc-g alert_resolved fp=a",
@@ -527,7 +529,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "auto-resolve of an incident resolved meanwhile changes nothing",
-			rows: with(pair(resolvedIncident("g", "a", t0))...),
+			rows: with(pair(resolvedIncident("g", t0))...),
 			ops:  []op{stale("old-g", "g", now)},
 			want: []incident.Verdict{incident.VerdictUnchanged},
 		},
@@ -550,7 +552,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "a resolved incident cannot be acknowledged",
-			rows: with(pair(resolvedIncident("a", "a", t0))...),
+			rows: with(pair(resolvedIncident("a", t0))...),
 			ops:  []op{act(KindAcknowledge, "old-a", "a"), act(KindUnacknowledge, "old-a", "a")},
 			want: []incident.Verdict{incident.VerdictIgnored, incident.VerdictIgnored},
 		},
@@ -567,7 +569,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "an acknowledged incident is open for every rule: a new alert joins it, a resolve resolves it",
 			rows: with(acked(openIncident("g", "a"))...),
-			ops:  []op{fire(alert("b", t0).in("g")), fire(alert("a", t0).in("g").resolvedAt(t0.Add(time.Minute))), fire(alert("b", t0).in("g").resolvedAt(t0.Add(2 * time.Minute)))},
+			ops:  []op{fire(alert("b", t0).inG()), fire(alert("a", t0).inG().resolvedAt(t0.Add(time.Minute))), fire(alert("b", t0).inG().resolvedAt(t0.Add(2 * time.Minute)))},
 			want: []incident.Verdict{incident.VerdictGrouped, incident.VerdictAlertResolved, incident.VerdictResolved},
 			changes: []string{
 				"event inc-g alert_added key=b@2026-12-01T10:00:00Z fp=b",
@@ -582,7 +584,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "resolving by hand resolves the incident and its firing alerts now; a repeat of an alert stays a duplicate",
 			rows: with(acked(openIncident("g", "a", "b"))...),
-			ops:  []op{act(KindResolve, "inc-g", "g"), fire(alert("a", t0).in("g")), act(KindResolve, "inc-g", "g")},
+			ops:  []op{act(KindResolve, "inc-g", "g"), fire(alert("a", t0).inG()), act(KindResolve, "inc-g", "g")},
 			want: []incident.Verdict{incident.VerdictResolved, incident.VerdictDuplicate, incident.VerdictUnchanged},
 			changes: []string{
 				"event inc-g alert_resolved fp=a",
@@ -612,7 +614,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "a sender's acknowledgement acknowledges the open incident holding the alert",
 			rows: with(pair(openIncident("g", "a", "b"))...),
-			ops:  []op{fire(alert("b", t0).in("g").acknowledgedBy("pagerduty")), fire(alert("a", t0).in("g").acknowledgedBy("pagerduty"))},
+			ops:  []op{fire(alert("b", t0).inG().acknowledgedByPagerDuty()), fire(alert("a", t0).inG().acknowledgedByPagerDuty())},
 			want: []incident.Verdict{incident.VerdictAcknowledged, incident.VerdictUnchanged},
 			changes: []string{
 				"event inc-g acknowledged key=2026-12-01T11:00:00Z by=pagerduty note=acknowledged by the sender",
@@ -621,15 +623,15 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "a sender's acknowledgement of an alert nothing holds firing is ignored",
-			rows: with(pair(resolvedIncident("a", "a", t0))...),
-			ops:  []op{fire(alert("a", t0).acknowledgedBy("pagerduty")), fire(alert("x", t0).acknowledgedBy("pagerduty"))},
+			rows: with(pair(resolvedIncident("a", t0))...),
+			ops:  []op{fire(alert("a", t0).acknowledgedByPagerDuty()), fire(alert("x", t0).acknowledgedByPagerDuty())},
 			want: []incident.Verdict{incident.VerdictIgnored, incident.VerdictIgnored},
 		},
 		{
 			name: "an acknowledged heartbeat is not a heartbeat",
 			cfg:  heartbeats,
 			rows: with(heartbeatIncident()),
-			ops:  []op{fire(alert("w", t0).named("Watchdog").acknowledgedBy("pagerduty"))},
+			ops:  []op{fire(alert("w", t0).watchdog().acknowledgedByPagerDuty())},
 			want: []incident.Verdict{incident.VerdictIgnored},
 		},
 		// silences
@@ -642,7 +644,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:    "a repeat of a held alert is silenced again",
-			rows:    with(maintenance("s1"), heldMember("a", "s1")),
+			rows:    with(maintenance("s1"), heldMember()),
 			ops:     []op{fire(alert("a", t0)), fire(alert("a", now).unknownStart())},
 			want:    []incident.Verdict{incident.VerdictSilenced, incident.VerdictSilenced},
 			changes: []string{"member upd a@0s in nothing, held by s1 firing ends=- occ=3"},
@@ -674,7 +676,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "silences never hide what exists: a new alert of an open incident joins it",
 			rows: with(append(pair(openIncident("g", "a")), maintenance("s1"))...),
-			ops:  []op{fire(alert("b", t0).in("g"))},
+			ops:  []op{fire(alert("b", t0).inG())},
 			want: []incident.Verdict{incident.VerdictGrouped},
 			changes: []string{
 				"event inc-g alert_added key=b@2026-12-01T10:00:00Z fp=b",
@@ -685,21 +687,21 @@ func TestRules(t *testing.T) {
 		{
 			name:    "a flapping alert is held too: a reopen would open its incident",
 			cfg:     Config{ReopenWindow: time.Hour},
-			rows:    with(append(pair(resolvedIncident("a", "a", t0.Add(5*time.Minute))), maintenance("s1"))...),
+			rows:    with(append(pair(resolvedIncident("a", t0.Add(5*time.Minute))), maintenance("s1"))...),
 			ops:     []op{fire(alert("a", t0.Add(10*time.Minute)))},
 			want:    []incident.Verdict{incident.VerdictSilenced},
 			changes: []string{"member new a@10m0s in nothing, held by s1 firing ends=- occ=1"},
 		},
 		{
 			name:    "a held alert that resolves resolves its row, nothing else",
-			rows:    with(maintenance("s1"), heldMember("a", "s1")),
+			rows:    with(maintenance("s1"), heldMember()),
 			ops:     []op{fire(alert("a", t0).resolvedAt(t0.Add(5 * time.Minute))), fire(alert("a", t0))},
 			want:    []incident.Verdict{incident.VerdictIgnored, incident.VerdictSilenced},
 			changes: []string{"member upd a@0s in nothing, held by s1 resolved ends=5m0s occ=1"},
 		},
 		{
 			name: "when its silence ended, a held alert opens its incident, detected when it started",
-			rows: with(heldMember("a", "s1")),
+			rows: with(heldMember()),
 			ops:  []op{release(alert("a", t0)), release(alert("a", t0))},
 			want: []incident.Verdict{incident.VerdictCreated, incident.VerdictUnchanged},
 			changes: []string{
@@ -710,15 +712,15 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:    "another active silence that matches holds it on",
-			rows:    with(heldMember("a", "s1"), maintenance("s2", Matcher{Name: "alertname", Value: "High.*", Op: MatchRegexp})),
+			rows:    with(heldMember(), maintenance("s2", Matcher{Name: "alertname", Value: "High.*", Op: MatchRegexp})),
 			ops:     []op{release(alert("a", t0))},
 			want:    []incident.Verdict{incident.VerdictSilenced},
 			changes: []string{"member upd a@0s in nothing, held by s2 firing ends=- occ=1"},
 		},
 		{
 			name: "a released alert joins its group's open incident",
-			rows: with(append(pair(openIncident("g", "b")), heldMember("a", "s1"))...),
-			ops:  []op{release(alert("a", t0).in("g"))},
+			rows: with(append(pair(openIncident("g", "b")), heldMember())...),
+			ops:  []op{release(alert("a", t0).inG())},
 			want: []incident.Verdict{incident.VerdictGrouped},
 			changes: []string{
 				"event inc-g alert_added key=a@2026-12-01T10:00:00Z fp=a note=held by silence s1",
@@ -729,7 +731,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "a held alert that resolved opens nothing",
 			rows: with(func() []*Member {
-				ms := heldMember("a", "s1")
+				ms := heldMember()
 				ms[0].Status, ms[0].EndsAt = StatusResolved, t0.Add(time.Minute)
 				return ms
 			}()),
@@ -740,7 +742,7 @@ func TestRules(t *testing.T) {
 			name:    "heartbeats are never silenced",
 			cfg:     heartbeats,
 			rows:    with(maintenance("s1")), // it matches the heartbeat's labels
-			ops:     []op{fire(alert("w", t0).named("Watchdog"))},
+			ops:     []op{fire(alert("w", t0).watchdog())},
 			want:    []incident.Verdict{incident.VerdictHeartbeat},
 			changes: []string{"beat prod"},
 		},
@@ -748,7 +750,7 @@ func TestRules(t *testing.T) {
 		{
 			name:    "a firing heartbeat refreshes its scope and opens nothing",
 			cfg:     heartbeats,
-			ops:     []op{fire(alert("w", t0).named("Watchdog"))},
+			ops:     []op{fire(alert("w", t0).watchdog())},
 			want:    []incident.Verdict{incident.VerdictHeartbeat},
 			changes: []string{"beat prod"},
 		},
@@ -756,7 +758,7 @@ func TestRules(t *testing.T) {
 			name: "a heartbeat resolves its scope's heartbeat incident",
 			cfg:  heartbeats,
 			rows: with(heartbeatIncident()),
-			ops:  []op{fire(alert("w", t0).named("Watchdog"))},
+			ops:  []op{fire(alert("w", t0).watchdog())},
 			want: []incident.Verdict{incident.VerdictHeartbeat},
 			changes: []string{
 				"beat prod",
@@ -768,7 +770,7 @@ func TestRules(t *testing.T) {
 			name: "a resolved heartbeat is not a heartbeat",
 			cfg:  heartbeats,
 			rows: with(heartbeatIncident()),
-			ops:  []op{fire(alert("w", t0).named("Watchdog").resolvedAt(t0.Add(time.Minute)))},
+			ops:  []op{fire(alert("w", t0).watchdog().resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictIgnored},
 		},
 		{

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -11,8 +12,10 @@ import (
 func BenchmarkSilencesHolding(b *testing.B) {
 	var all []Silence
 	for i := range 1000 {
-		all = append(all, Silence{ID: fmt.Sprint(i), Matchers: []Matcher{{Name: "service", Value: fmt.Sprintf("svc-%d", i), Op: MatchEqual}},
-			StartsAt: t0, EndsAt: t0.Add(time.Hour)})
+		all = append(all, Silence{
+			ID: strconv.Itoa(i), Matchers: []Matcher{{Name: "service", Value: fmt.Sprintf("svc-%d", i), Op: MatchEqual}},
+			StartsAt: t0, EndsAt: t0.Add(time.Hour),
+		})
 	}
 	for i := range all {
 		all[i].Compile()

@@ -32,13 +32,13 @@ func timelineOf(t *testing.T, s *Store, id string) []string {
 	require.NoError(t, err)
 	var out []string
 	for _, e := range events {
-		line := e.Event
+		line := []string{e.Event}
 		for _, v := range []string{e.By, e.Note, e.Fingerprint} {
 			if v != "" {
-				line += " " + v
+				line = append(line, v)
 			}
 		}
-		out = append(out, line)
+		out = append(out, strings.Join(line, " "))
 	}
 	return out
 }

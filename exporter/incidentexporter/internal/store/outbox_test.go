@@ -35,8 +35,8 @@ func TestSinksGetWhatTheyWant(t *testing.T) {
 
 		claim := func(sink string) map[string]OutboxEvent {
 			t.Helper()
-			events, err := s.ClaimOutbox(context.Background(), sink, time.Now().Add(time.Hour), time.Minute, 100)
-			require.NoError(t, err)
+			events, claimErr := s.ClaimOutbox(context.Background(), sink, time.Now().Add(time.Hour), time.Minute, 100)
+			require.NoError(t, claimErr)
 			out := map[string]OutboxEvent{}
 			for _, e := range events {
 				assert.Equal(t, sink, e.Sink)

@@ -137,8 +137,10 @@ func (s *Store) CreateSilence(ctx context.Context, n NewSilence) (rules.Silence,
 	if err != nil {
 		return sil, fmt.Errorf("encoding matchers: %w", err)
 	}
-	row := silenceRow{ID: sil.ID, Matchers: string(matchers), StartsAt: sil.StartsAt, EndsAt: sil.EndsAt, CreatedBy: sil.CreatedBy,
-		Comment: sil.Comment, Scope: sil.Scope, CreatedAt: now}
+	row := silenceRow{
+		ID: sil.ID, Matchers: string(matchers), StartsAt: sil.StartsAt, EndsAt: sil.EndsAt, CreatedBy: sil.CreatedBy,
+		Comment: sil.Comment, Scope: sil.Scope, CreatedAt: now,
+	}
 	insert := insertInto(silences, silenceInsert, "").render(s.d)[1]
 	err = s.exec.inTx(ctx, func(txn) ([]query, error) {
 		return []query{{sql: insert, args: bind(nil, &row, silenceInsert, s.d, now)}, {sql: bumpSilencesVersion}}, nil
@@ -203,9 +205,11 @@ func (s *Store) ExpireSilence(ctx context.Context, id string) (rules.Silence, er
 	err := s.exec.inTx(ctx, func(txn) ([]query, error) {
 		return []query{
 			// A pending silence ends before it starts: it never held anything.
-			{sql: `UPDATE silences SET ends_at = $1, starts_at = CASE WHEN starts_at > $1 THEN $2 ELSE starts_at END,
+			{
+				sql: `UPDATE silences SET ends_at = $1, starts_at = CASE WHEN starts_at > $1 THEN $2 ELSE starts_at END,
 				updated_at = $1 WHERE id = CAST($3 AS ` + s.d.sqlType(colUUID) + `) AND ends_at > $1`,
-				args: []any{ts, s.d.ts(now.Add(-time.Microsecond)), id}},
+				args: []any{ts, s.d.ts(now.Add(-time.Microsecond)), id},
+			},
 			{sql: bumpSilencesVersion},
 		}, nil
 	})
@@ -244,6 +248,7 @@ func (s *Store) ReleaseSilenced(ctx context.Context) (int64, error) {
 		if err != nil {
 			return released, err
 		}
+		//nolint:gosec // G202: what is concatenated is the engine's type name for a cast, not a value
 		if _, err := s.db.ExecContext(ctx, "UPDATE silences SET released_at = $1 WHERE id = CAST($2 AS "+s.d.sqlType(colUUID)+") AND released_at IS NULL",
 			s.d.ts(now), id); err != nil {
 			return released, classify(fmt.Errorf("marking silence %s released: %w", id, err))

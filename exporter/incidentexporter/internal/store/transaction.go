@@ -126,7 +126,7 @@ func (s *Store) load(ctx context.Context, tx txn, st *rules.State, ops []rules.O
 		return true
 	}
 	var silencesVersion int64
-	qs := append(locks, silencesVersionQuery(&silencesVersion))
+	qs := append(slices.Clip(locks), silencesVersionQuery(&silencesVersion))
 	for i := range ops {
 		o := &ops[i]
 		if g := o.Group(); once(g) {
