@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -184,12 +183,4 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // storeContext bounds a request's store calls by the timeout.
 func (a *apiServer) storeContext(req *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(req.Context(), a.timeout)
-}
-
-// allowHeader lists a route's methods for a 405.
-func allowHeader(method string) string {
-	if method == http.MethodGet {
-		return strings.Join([]string{http.MethodGet, http.MethodHead}, ", ")
-	}
-	return method
 }

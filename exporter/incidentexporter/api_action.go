@@ -39,30 +39,9 @@ type actionJSON struct {
 // encoding without asking, but asks the server before it sends JSON
 // (CORS), so no other site can act in that person's name.
 func readAction(req *http.Request) (action, int, error) {
-	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return action{}, http.StatusUnsupportedMediaType,
-			errors.New(`the body must be JSON, sent with Content-Type: application/json, e.g. {"by":"alice","note":"looking"}`)
-	}
-	raw, err := io.ReadAll(req.Body)
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return action{}, http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds the limit of %d bytes", tooLarge.Limit)
-	case err != nil:
-		return action{}, http.StatusBadRequest, fmt.Errorf("could not read the request body: %s", truncate(err.Error(), 200))
-	}
-	if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || trimmed[0] != '{' {
-		return action{}, http.StatusBadRequest, errors.New(`the body must be a JSON object, e.g. {"by":"alice","note":"looking"}`)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var body actionJSON
-	if err = dec.Decode(&body); err != nil {
-		return action{}, http.StatusBadRequest, fmt.Errorf("invalid JSON body: %s", truncate(err.Error(), 200))
-	}
-	if _, err = dec.Token(); !errors.Is(err, io.EOF) {
-		return action{}, http.StatusBadRequest, errors.New("invalid JSON body: data after the object")
+	if status, err := readJSON(req, &body, `{"by":"alice","note":"looking"}`); err != nil {
+		return action{}, status, err
 	}
 	checked, err := body.check()
 	if err != nil {
@@ -71,26 +50,75 @@ func readAction(req *http.Request) (action, int, error) {
 	return checked, 0, nil
 }
 
+// readJSON reads a request's body, a JSON object declared as JSON, into
+// dst, refusing unknown fields. The error is the answer's detail, with its
+// status code; example shows what to send.
+func readJSON(req *http.Request, dst any, example string) (int, error) {
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return http.StatusUnsupportedMediaType,
+			errors.New(`the body must be JSON, sent with Content-Type: application/json, e.g. ` + example)
+	}
+	raw, err := io.ReadAll(req.Body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds the limit of %d bytes", tooLarge.Limit)
+	case err != nil:
+		return http.StatusBadRequest, fmt.Errorf("could not read the request body: %s", truncate(err.Error(), 200))
+	}
+	if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || trimmed[0] != '{' {
+		return http.StatusBadRequest, errors.New(`the body must be a JSON object, e.g. ` + example)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err = dec.Decode(dst); err != nil {
+		return http.StatusBadRequest, fmt.Errorf("invalid JSON body: %s", truncate(err.Error(), 200))
+	}
+	if _, err = dec.Token(); !errors.Is(err, io.EOF) {
+		return http.StatusBadRequest, errors.New("invalid JSON body: data after the object")
+	}
+	return 0, nil
+}
+
 // check applies the rules of by and note. PostgreSQL cannot store NUL in
 // text, and SQLite can: both are refused alike, here.
 func (b *actionJSON) check() (action, error) {
-	if b.By == nil {
-		return action{}, errors.New("by is required: who acts, 1 to 200 characters")
+	by, err := person("by", b.By)
+	if err != nil {
+		return action{}, err
 	}
-	by := strings.TrimSpace(*b.By)
-	switch n := utf8.RuneCountInString(by); {
-	case n == 0:
-		return action{}, errors.New("by must not be blank: who acts, 1 to 200 characters")
-	case n > maxByChars:
-		return action{}, fmt.Errorf("by is %d characters long, more than %d", n, maxByChars)
-	case strings.IndexFunc(by, unicode.IsControl) >= 0:
-		return action{}, errors.New("by must not contain control characters")
-	}
-	if len(b.Note) > maxNoteBytes {
-		return action{}, fmt.Errorf("note is %d bytes long, more than %d (4 KiB)", len(b.Note), maxNoteBytes)
-	}
-	if strings.ContainsRune(b.Note, 0) {
-		return action{}, errors.New("note must not contain NUL characters")
+	if err := note("note", b.Note); err != nil {
+		return action{}, err
 	}
 	return action{by: by, note: b.Note}, nil
+}
+
+// person checks who acts (field by, created_by): required, 1 to 200
+// characters, no control characters.
+func person(field string, v *string) (string, error) {
+	if v == nil {
+		return "", errors.New(field + " is required: who acts, 1 to 200 characters")
+	}
+	who := strings.TrimSpace(*v)
+	switch n := utf8.RuneCountInString(who); {
+	case n == 0:
+		return "", errors.New(field + " must not be blank: who acts, 1 to 200 characters")
+	case n > maxByChars:
+		return "", fmt.Errorf("%s is %d characters long, more than %d", field, n, maxByChars)
+	case strings.IndexFunc(who, unicode.IsControl) >= 0:
+		return "", errors.New(field + " must not contain control characters")
+	}
+	return who, nil
+}
+
+// note checks what a person wrote (note, comment): at most 4 KiB, no NUL.
+func note(field, v string) error {
+	if len(v) > maxNoteBytes {
+		return fmt.Errorf("%s is %d bytes long, more than %d (4 KiB)", field, len(v), maxNoteBytes)
+	}
+	if strings.ContainsRune(v, 0) {
+		return errors.New(field + " must not contain NUL characters")
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package incidentexporter // import "github.com/sre-copilot/incident-collector/ex
 
 import (
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
@@ -11,11 +12,21 @@ import (
 // route label of the requests metric: a fixed set, whatever the paths.
 type route struct {
 	pattern string
-	method  string // GET (HEAD too) or POST
-	write   bool   // needs a write token
-	public  bool   // no token: the stylesheet
-	web     bool   // answers people in HTML, errors included
-	handle  http.HandlerFunc
+	public  bool // no token: the stylesheet
+	web     bool // answers people in HTML, errors included
+	methods []method
+}
+
+// method is what a route does for one HTTP method.
+type method struct {
+	name   string // GET (HEAD too), POST, DELETE
+	write  bool   // needs a write token
+	handle http.HandlerFunc
+}
+
+func onGet(handle http.HandlerFunc) method { return method{name: http.MethodGet, handle: handle} }
+func onPost(handle http.HandlerFunc) method {
+	return method{name: http.MethodPost, write: true, handle: handle}
 }
 
 // routeCatchAll answers every path no other route serves with a 404.
@@ -26,18 +37,22 @@ func (a *apiServer) routes() []*route {
 		return func(w http.ResponseWriter, req *http.Request) { a.act(w, req, kind) }
 	}
 	return []*route{
-		{pattern: "/api/v1/incidents", method: http.MethodGet, handle: a.listIncidents},
-		{pattern: "/api/v1/incidents/{id}", method: http.MethodGet, handle: a.getIncident},
-		{pattern: "/api/v1/incidents/{id}/acknowledge", method: http.MethodPost, write: true, handle: action(rules.KindAcknowledge)},
-		{pattern: "/api/v1/incidents/{id}/unacknowledge", method: http.MethodPost, write: true, handle: action(rules.KindUnacknowledge)},
-		{pattern: "/api/v1/incidents/{id}/resolve", method: http.MethodPost, write: true, handle: action(rules.KindResolve)},
-		{pattern: "/api/v1/heartbeats", method: http.MethodGet, handle: a.listHeartbeats},
-		{pattern: "/{$}", method: http.MethodGet, web: true, handle: a.webList},
-		{pattern: "/incidents/{id}", method: http.MethodGet, web: true, handle: a.webIncident},
-		{pattern: stylesheetPath, method: http.MethodGet, public: true, handle: a.stylesheet},
-		{pattern: routeCatchAll, method: http.MethodGet, handle: func(w http.ResponseWriter, req *http.Request) {
-			failJSON(w, http.StatusNotFound, "Not found: no route serves "+req.Method+" "+truncate(req.URL.Path, 200))
+		{pattern: "/api/v1/incidents", methods: []method{onGet(a.listIncidents)}},
+		{pattern: "/api/v1/incidents/{id}", methods: []method{onGet(a.getIncident)}},
+		{pattern: "/api/v1/incidents/{id}/acknowledge", methods: []method{onPost(action(rules.KindAcknowledge))}},
+		{pattern: "/api/v1/incidents/{id}/unacknowledge", methods: []method{onPost(action(rules.KindUnacknowledge))}},
+		{pattern: "/api/v1/incidents/{id}/resolve", methods: []method{onPost(action(rules.KindResolve))}},
+		{pattern: "/api/v1/heartbeats", methods: []method{onGet(a.listHeartbeats)}},
+		{pattern: "/api/v1/silences", methods: []method{onGet(a.listSilences), onPost(a.createSilence)}},
+		{pattern: "/api/v1/silences/{id}", methods: []method{
+			onGet(a.getSilence), {name: http.MethodDelete, write: true, handle: a.expireSilence},
 		}},
+		{pattern: "/{$}", web: true, methods: []method{onGet(a.webList)}},
+		{pattern: "/incidents/{id}", web: true, methods: []method{onGet(a.webIncident)}},
+		{pattern: stylesheetPath, public: true, methods: []method{onGet(a.stylesheet)}},
+		{pattern: routeCatchAll, methods: []method{onGet(func(w http.ResponseWriter, req *http.Request) {
+			failJSON(w, http.StatusNotFound, "Not found: no route serves "+req.Method+" "+truncate(req.URL.Path, 200))
+		})}},
 	}
 }
 
@@ -48,6 +63,14 @@ func (a *apiServer) serve(rt *route) http.Handler {
 	if rt.web {
 		fail = a.failHTML
 	}
+	allowed := make([]string, 0, len(rt.methods)+1)
+	for _, m := range rt.methods {
+		allowed = append(allowed, m.name)
+		if m.name == http.MethodGet {
+			allowed = append(allowed, http.MethodHead)
+		}
+	}
+	allow := strings.Join(allowed, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		granted := accessNone
 		if !rt.public {
@@ -57,17 +80,31 @@ func (a *apiServer) serve(rt *route) http.Handler {
 				return
 			}
 		}
-		if req.Method != rt.method && (rt.method != http.MethodGet || req.Method != http.MethodHead) {
-			w.Header().Set("Allow", allowHeader(rt.method))
-			fail(w, http.StatusMethodNotAllowed, "Method "+req.Method+" is not allowed here: use "+allowHeader(rt.method))
+		m := rt.method(req.Method)
+		if m == nil {
+			w.Header().Set("Allow", allow)
+			fail(w, http.StatusMethodNotAllowed, "Method "+truncate(req.Method, 16)+" is not allowed here: use "+allow)
 			return
 		}
-		if rt.write && granted != accessWrite {
-			fail(w, http.StatusForbidden, "This token may only read: acknowledge, unacknowledge and resolve need a write token")
+		if m.write && granted != accessWrite {
+			fail(w, http.StatusForbidden, "This token may only read: acknowledging, unacknowledging and resolving incidents, creating and expiring silences need a write token")
 			return
 		}
-		rt.handle(w, req)
+		m.handle(w, req)
 	})
+}
+
+// method is what the route does for an HTTP method (HEAD as GET), or nil.
+func (rt *route) method(name string) *method {
+	if name == http.MethodHead {
+		name = http.MethodGet
+	}
+	for i := range rt.methods {
+		if rt.methods[i].name == name {
+			return &rt.methods[i]
+		}
+	}
+	return nil
 }
 
 // truncate cuts s to at most n bytes, at a character's start, for an

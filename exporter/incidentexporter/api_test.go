@@ -45,7 +45,7 @@ func TestAPIAuthentication(t *testing.T) {
 	// A read token may not act; the method is checked before the right.
 	a := u.call(t, http.MethodPost, ack, "Bearer "+readToken, jsonBody, "Content-Type", "application/json")
 	assert.Equal(t, http.StatusForbidden, a.code, a)
-	assert.Equal(t, "This token may only read: acknowledge, unacknowledge and resolve need a write token", a.body["detail"])
+	assert.Equal(t, "This token may only read: acknowledging, unacknowledging and resolving incidents, creating and expiring silences need a write token", a.body["detail"])
 	a = u.call(t, http.MethodGet, ack, "Bearer "+readToken, nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, a.code, a)
 	assert.Equal(t, "POST", a.header.Get("Allow"))

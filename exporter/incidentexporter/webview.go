@@ -117,12 +117,23 @@ func (a *apiServer) webList(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := a.storeContext(req)
 	defer cancel()
 	counts, err := a.store.ActiveCounts(ctx)
+	var silences []rules.Silence
+	var held map[string]int64
+	if err == nil {
+		silences, err = a.store.Silences(ctx, rules.SilenceActive)
+	}
+	if err == nil {
+		held, err = a.store.HeldCounts(ctx)
+	}
 	if err != nil {
-		a.logger.Debug("Counting active incidents failed", zap.Error(err))
+		a.logger.Debug("Reading the list's summary failed", zap.Error(err))
 		storeFailure(w, err, a.failHTML)
 		return
 	}
-	a.render(w, http.StatusOK, a.pages.list, "Incidents", refreshSeconds, listViewOf(&lq, page, counts, a.now()))
+	now := a.now()
+	view := listViewOf(&lq, page, counts, now)
+	view.Silences, view.Silenced = silenceRowsOf(silences, held, now)
+	a.render(w, http.StatusOK, a.pages.list, "Incidents", refreshSeconds, view)
 }
 
 // GET /incidents/{id}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
@@ -21,9 +22,12 @@ type listView struct {
 	Filters     []filterLink
 	Counts      []severityCount
 	ActiveTotal int64
-	Heading     string
-	Rows        []listRow
-	NextHref    string // "" on the last page
+	// Silenced: firing alerts the active silences hold; Silences: those.
+	Silenced int64
+	Silences []silenceRow
+	Heading  string
+	Rows     []listRow
+	NextHref string // "" on the last page
 }
 
 type filterLink struct {
@@ -34,6 +38,34 @@ type filterLink struct {
 type severityCount struct {
 	Severity, Class    string
 	Open, Acknowledged int64
+}
+
+type silenceRow struct {
+	Matchers, Integration, CreatedBy, Comment, EndsIn, EndsAt string
+	Held                                                      int64
+}
+
+// silenceRowsOf shows the active silences, with the alerts each holds.
+func silenceRowsOf(silences []rules.Silence, held map[string]int64, now time.Time) ([]silenceRow, int64) {
+	var rows []silenceRow
+	var total int64
+	for i := range silences {
+		s := &silences[i]
+		parts := make([]string, len(s.Matchers))
+		for j, m := range s.Matchers {
+			parts[j] = m.Name + m.Op + strconv.Quote(m.Value)
+		}
+		integration := s.Scope
+		if integration == "" {
+			integration = "all"
+		}
+		rows = append(rows, silenceRow{
+			Matchers: strings.Join(parts, ", "), Integration: integration, CreatedBy: s.CreatedBy, Comment: s.Comment,
+			EndsIn: age(s.EndsAt.Sub(now)), EndsAt: formatTime(s.EndsAt), Held: held[s.ID],
+		})
+		total += held[s.ID]
+	}
+	return rows, total
 }
 
 type listRow struct {

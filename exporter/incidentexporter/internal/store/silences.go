@@ -288,3 +288,22 @@ func (s *Store) releaseHeldBy(ctx context.Context, id string) (int64, error) {
 		}
 	}
 }
+
+// HeldCounts counts the firing alerts each silence holds, by silence id.
+func (s *Store) HeldCounts(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := eachRow(s.db.QueryContext(ctx, `SELECT CAST(silence_id AS TEXT), COUNT(*) FROM incident_alerts
+		WHERE incident_id IS NULL AND status = 'firing' GROUP BY silence_id`))(func(scan func(...any) error) error {
+		var id string
+		var n int64
+		if err := scan(&id, &n); err != nil {
+			return err
+		}
+		out[id] = n
+		return nil
+	})
+	if err != nil {
+		return nil, classify(fmt.Errorf("counting held alerts: %w", err))
+	}
+	return out, nil
+}

@@ -53,6 +53,9 @@ func TestSilenceHoldsAndReleases(t *testing.T) {
 		assert.Equal(t, 2, countWhere(t, s, "incident_alerts", "incident_id IS NULL AND silence_id IS NOT NULL"))
 		assert.Equal(t, []string{rules.EventCreated}, outboxEvents(t, s), "nothing queued for held alerts")
 
+		holding, err := s.HeldCounts(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int64{sil.ID: 1}, holding, "the one that still fires")
 		n, err := s.ReleaseSilenced(context.Background())
 		require.NoError(t, err)
 		assert.Zero(t, n, "still active")
