@@ -50,10 +50,10 @@ service:
 const watchdog = `{"version":"4","status":"firing","receiver":"wd","groupKey":"{}:{alertname=\"Watchdog\"}","alerts":[
 	{"status":"firing","labels":{"alertname":"Watchdog"},"startsAt":"2026-11-28T19:00:00Z","fingerprint":"e1b0c9a8d7f6e5d4"}]}`
 
+// eachStore runs fn on a fresh store of each kind.
 func eachStore(t *testing.T, fn func(t *testing.T, st store)) {
-	for _, mk := range []func(*testing.T) store{sqliteStore, postgresStore} {
-		st := mk(t)
-		t.Run(st.driver, func(t *testing.T) { fn(t, st) })
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) { fn(t, s.open(t)) })
 	}
 }
 
