@@ -95,31 +95,31 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.IncidentAnalysisDelivered, err = builder.meter.Int64Counter(
 		"otelcol_incident_analysis_delivered",
-		metric.WithDescription("Analysis notifications delivered (answered 2xx). [Development]"),
+		metric.WithDescription("Notifications delivered (answered 2xx), per sink (attribute sink - analysis, the analysis trigger, or a notify sink's name). [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.IncidentAnalysisFailed, err = builder.meter.Int64Counter(
 		"otelcol_incident_analysis_failed",
-		metric.WithDescription("Analysis notifications given up (a 4xx, or older than analysis.retry.max_age). [Development]"),
+		metric.WithDescription("Notifications given up (a 4xx other than 429, or older than the sink's retry.max_age), per sink. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.IncidentAnalysisOldestPendingAge, err = builder.meter.Float64Gauge(
 		"otelcol_incident_analysis_oldest_pending_age",
-		metric.WithDescription("Age of the oldest analysis notification not yet delivered. [Development]"),
+		metric.WithDescription("Age of the oldest notification not yet delivered, per sink. [Development]"),
 		metric.WithUnit("s"),
 	)
 	errs = errors.Join(errs, err)
 	builder.IncidentAnalysisPending, err = builder.meter.Int64Gauge(
 		"otelcol_incident_analysis_pending",
-		metric.WithDescription("Analysis notifications waiting for delivery. [Development]"),
+		metric.WithDescription("Notifications waiting for delivery, per sink. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.IncidentAnalysisRetried, err = builder.meter.Int64Counter(
 		"otelcol_incident_analysis_retried",
-		metric.WithDescription("Analysis deliveries that failed and were scheduled again (5xx, 429, transport errors). [Development]"),
+		metric.WithDescription("Deliveries that failed and were scheduled again (5xx, 429, transport errors), per sink. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

@@ -72,7 +72,7 @@ func AssertEqualIncidentAlertsResolved(t *testing.T, tt *componenttest.Telemetry
 func AssertEqualIncidentAnalysisDelivered(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_incident_analysis_delivered",
-		Description: "Analysis notifications delivered (answered 2xx). [Development]",
+		Description: "Notifications delivered (answered 2xx), per sink (attribute sink - analysis, the analysis trigger, or a notify sink's name). [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -88,7 +88,7 @@ func AssertEqualIncidentAnalysisDelivered(t *testing.T, tt *componenttest.Teleme
 func AssertEqualIncidentAnalysisFailed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_incident_analysis_failed",
-		Description: "Analysis notifications given up (a 4xx, or older than analysis.retry.max_age). [Development]",
+		Description: "Notifications given up (a 4xx other than 429, or older than the sink's retry.max_age), per sink. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -104,7 +104,7 @@ func AssertEqualIncidentAnalysisFailed(t *testing.T, tt *componenttest.Telemetry
 func AssertEqualIncidentAnalysisOldestPendingAge(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_incident_analysis_oldest_pending_age",
-		Description: "Age of the oldest analysis notification not yet delivered. [Development]",
+		Description: "Age of the oldest notification not yet delivered, per sink. [Development]",
 		Unit:        "s",
 		Data: metricdata.Gauge[float64]{
 			DataPoints: dps,
@@ -118,7 +118,7 @@ func AssertEqualIncidentAnalysisOldestPendingAge(t *testing.T, tt *componenttest
 func AssertEqualIncidentAnalysisPending(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_incident_analysis_pending",
-		Description: "Analysis notifications waiting for delivery. [Development]",
+		Description: "Notifications waiting for delivery, per sink. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
@@ -132,7 +132,7 @@ func AssertEqualIncidentAnalysisPending(t *testing.T, tt *componenttest.Telemetr
 func AssertEqualIncidentAnalysisRetried(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_incident_analysis_retried",
-		Description: "Analysis deliveries that failed and were scheduled again (5xx, 429, transport errors). [Development]",
+		Description: "Deliveries that failed and were scheduled again (5xx, 429, transport errors), per sink. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
