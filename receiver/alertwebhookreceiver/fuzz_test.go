@@ -133,7 +133,7 @@ func FuzzPagerDutyEvent(f *testing.F) {
 						t.Fatalf("a problem that names no field: %q", p)
 					}
 				}
-			case incident.FingerprintProblem(a.Fingerprint) != "" || !utf8.ValidString(a.Fingerprint):
+			case incident.FingerprintProblem(a.Fingerprint) != "" || strings.ContainsRune(a.Fingerprint, utf8.RuneError):
 				t.Fatalf("accepted an unusable dedup key %q", a.Fingerprint)
 			case len(a.Title) > maxSummaryBytes:
 				t.Fatalf("title of %d bytes", len(a.Title))

@@ -158,8 +158,10 @@ func (ev *wireEvent) alert(now time.Time) (alert, []string) {
 	// alert but is not checked.
 	p := ev.readPayload(action == pdTrigger, &f)
 	switch {
-	case dedupKey != "" && !utf8.Valid(ev.DedupKey):
-		// Decoding replaced the invalid bytes: two keys as sent would be one.
+	case strings.ContainsRune(dedupKey, utf8.RuneError):
+		// Decoding replaced invalid UTF-8 (or a lone surrogate's escape) with
+		// U+FFFD: two keys as sent would be one. The label formats refuse
+		// their fingerprints alike (records.go, identify).
 		f.problem("'dedup_key' is not valid UTF-8")
 	case dedupKey != "":
 		if problem := incident.IdentityProblem("'dedup_key'", dedupKey, incident.MaxFingerprintLen); problem != "" {

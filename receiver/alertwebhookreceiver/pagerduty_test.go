@@ -241,6 +241,9 @@ func TestPagerDutyInvalidEvents(t *testing.T) {
 		{"acknowledge without dedup_key", event(t, "acknowledge", "", nil), []string{"'dedup_key' is required to acknowledge an alert"}},
 		{"dedup_key too long", event(t, "trigger", strings.Repeat("k", 300), nil), []string{"'dedup_key' of 300 bytes, more than the limit of 256"}},
 		{"dedup_key with a NUL", event(t, "trigger", "a\x00b", nil), []string{"'dedup_key' contains a NUL character"}},
+		{"dedup_key with a lone surrogate", []byte(`{"routing_key":"` + pdKey + `","event_action":"resolve","dedup_key":"k\udcff"}`), []string{
+			"'dedup_key' is not valid UTF-8",
+		}},
 		{"dedup_key not a string", event(t, "resolve", "", func(ev map[string]any) { ev["dedup_key"] = 7 }), []string{
 			"'dedup_key' must be a string, got JSON number", "'dedup_key' is required to resolve an alert",
 		}},
