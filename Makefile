@@ -25,7 +25,7 @@ PROMETHEUS     ?= $(shell command -v prometheus 2>/dev/null)
 # A real browser for the web view (Debian's chromium package).
 CHROMIUM       ?= $(shell command -v chromium 2>/dev/null)
 FUZZTIME             ?= 5s
-FUZZ_TARGETS         := FuzzAlertmanagerPayload FuzzGrafanaPayload FuzzPrometheusPush FuzzAlertsOver
+FUZZ_TARGETS         := FuzzAlertmanagerPayload FuzzGrafanaPayload FuzzPrometheusPush FuzzAlertsOver FuzzPagerDutyEvent FuzzJSONBody
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -path './.tools/*') go.mod go.sum
 

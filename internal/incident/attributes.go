@@ -43,6 +43,10 @@ const (
 	AttrValues       = "alert.values"
 	AttrOrgID        = "alert.org_id"
 
+	// AttrCustomDetails is a PagerDuty event's payload.custom_details, as
+	// sent (a map of any JSON values).
+	AttrCustomDetails = "alert.custom_details"
+
 	// AttrAlertIndex is the alert's index in the request's payload, so that
 	// the answer names a rejected alert even when it has no fingerprint.
 	AttrAlertIndex      = "webhook.alert.index"

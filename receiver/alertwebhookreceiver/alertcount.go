@@ -9,12 +9,16 @@ import (
 
 // alertsOver reports whether a payload holds more than limit alerts. It
 // counts the elements of the alerts array (the top-level array of a
-// Prometheus push) as they are read, without decoding them, and stops at the
+// Prometheus push or of any JSON) as they are read, without decoding them, and stops at the
 // first one past the limit. A body it cannot follow is left to the parser,
 // which says what is wrong with it.
 func alertsOver(body io.Reader, kind payloadKind, limit int) bool {
 	s := &jsonScanner{r: bufio.NewReaderSize(body, 32<<10)}
-	if kind == kindPrometheusPush {
+	switch kind {
+	case kindPagerDuty:
+		return false // one event a request
+	case kindPrometheusPush, kindJSON:
+		// A json body that is an object is one alert.
 		return s.skipSpace() == '[' && s.arrayOver(limit)
 	}
 	if s.skipSpace() != '{' {

@@ -99,3 +99,35 @@ func BenchmarkHandler(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParsePagerDutyEvent(b *testing.B) {
+	body := fixture(b, "pagerduty/alertmanager-trigger.json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	now := time.Now()
+	for b.Loop() {
+		ev, err := decodeEvent(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, problems := ev.alert(now); problems != nil {
+			b.Fatal(problems)
+		}
+	}
+}
+
+func BenchmarkParseJSON(b *testing.B) {
+	one := bytes.TrimSpace(fixture(b, "datadog/triggered.json"))
+	for _, n := range []int{1, 100} {
+		body := []byte("[" + strings.TrimSuffix(strings.Repeat(string(one)+",", n), ",") + "]")
+		b.Run(fmt.Sprintf("alerts=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := parseJSONAlerts(body, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

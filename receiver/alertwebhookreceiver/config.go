@@ -19,6 +19,10 @@ import (
 const (
 	typePrometheus = "prometheus"
 	typeGrafana    = "grafana"
+	// typePagerDuty takes PagerDuty Events API v2 events (pagerduty.go).
+	typePagerDuty = "pagerduty"
+	// typeJSON takes any JSON, mapped by the user's processors (jsonbody.go).
+	typeJSON = "json"
 	// typeAlertmanager names the global endpoint; it is not a configurable type.
 	typeAlertmanager = "alertmanager"
 )
@@ -130,6 +134,9 @@ const (
 	// attribute and the store's dedup scope.
 	maxIDLen = 128
 )
+
+// integrationTypes are the types an integration can have.
+var integrationTypes = []string{typePrometheus, typeGrafana, typePagerDuty, typeJSON}
 
 // Integration ids that would share a dedup scope with something else: the
 // global endpoint's records and the exporter's records that name no integration.
@@ -259,8 +266,8 @@ func (in *IntegrationConfig) validate() error {
 	if err := validateID(in.ID); err != nil {
 		errs = append(errs, err)
 	}
-	if in.Type != typePrometheus && in.Type != typeGrafana {
-		errs = append(errs, fmt.Errorf("type %q is unknown: use %q or %q", in.Type, typePrometheus, typeGrafana))
+	if !slices.Contains(integrationTypes, in.Type) {
+		errs = append(errs, fmt.Errorf("type %q is unknown: use one of %s", in.Type, strings.Join(integrationTypes, ", ")))
 	}
 	if in.Secret == "" {
 		errs = append(errs, errors.New("secret must not be empty"))

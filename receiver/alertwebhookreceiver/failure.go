@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 )
@@ -23,6 +24,11 @@ type failure struct {
 	detail     string
 	retryAfter string // seconds, for Retry-After; empty for none
 	allow      string // the Allow header of a 405
+	// problems are what is wrong with a payload (400), one by one, as
+	// PagerDuty lists them in errors.
+	problems []string
+	// refusal is the auth_failures reason of a 403.
+	refusal string
 }
 
 // retryAfterUnavailable is what a 503 asks the sender to wait, in seconds.
@@ -97,6 +103,25 @@ func (e *bodyError) Error() string {
 
 func (e *bodyError) Unwrap() error { return e.err }
 
+// invalidEventError is a PagerDuty event that breaks the Events API's rules:
+// each problem is named, as PagerDuty does.
+type invalidEventError struct{ problems []string }
+
+func (e *invalidEventError) Error() string {
+	return "invalid PagerDuty event: " + strings.Join(e.problems, "; ")
+}
+
+// storeRejectedError is a request every alert of which the exporter
+// rejected: it can never be stored (index and reason of the first).
+type storeRejectedError struct {
+	index  int
+	reason string
+}
+
+func (e *storeRejectedError) Error() string {
+	return fmt.Sprintf("alerts[%d]: %s", e.index, e.reason)
+}
+
 // pipelineError is the pipeline refusing the records.
 type pipelineError struct{ err error }
 
@@ -123,6 +148,8 @@ func failureOf(err error) failure {
 		tooMany     *tooManyAlertsError
 		unreadable  *bodyError
 		invalid     *payloadError
+		badEvent    *invalidEventError
+		rejected    *storeRejectedError
 		pipeline    *pipelineError
 		status      *statusError
 	)
@@ -140,7 +167,7 @@ func failureOf(err error) failure {
 	case errors.Is(err, errNotAuthenticated):
 		return failure{status: http.StatusUnauthorized, detail: "Not authenticated by the collector's authenticator"}
 	case errors.As(err, &refused):
-		return failure{status: http.StatusForbidden, detail: refusalDetails[refused.reason]}
+		return failure{status: http.StatusForbidden, detail: refusalDetails[refused.reason], refusal: refused.reason}
 	case errors.As(err, &limited):
 		return failure{
 			status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(limited.wait),
@@ -169,7 +196,11 @@ func failureOf(err error) failure {
 		}
 		return failure{status: http.StatusBadRequest, detail: "Could not read the request body: " + truncate(unreadable.err.Error(), 200)}
 	case errors.As(err, &invalid):
-		return failure{status: http.StatusBadRequest, detail: invalid.Error()}
+		return failure{status: http.StatusBadRequest, detail: invalid.Error(), problems: []string{invalid.msg}}
+	case errors.As(err, &badEvent):
+		return failure{status: http.StatusBadRequest, detail: "Invalid webhook payload: " + strings.Join(badEvent.problems, "; "), problems: badEvent.problems}
+	case errors.As(err, &rejected):
+		return failure{status: http.StatusBadRequest, detail: "Invalid webhook payload: " + rejected.Error(), problems: []string{rejected.reason}}
 	case errors.As(err, &pipeline):
 		if consumererror.IsPermanent(pipeline.err) {
 			// The same request can never succeed: a 4xx stops the sender's retries.
@@ -181,6 +212,15 @@ func failureOf(err error) failure {
 		return failure{status: status.status, detail: http.StatusText(status.status)}
 	}
 	return failure{status: http.StatusInternalServerError, detail: "Internal error"}
+}
+
+// body is the answer's JSON body: {"detail"} for every endpoint but
+// PagerDuty's, whose senders read PagerDuty's own error shape.
+func (f failure) body(kind payloadKind) any {
+	if kind == kindPagerDuty {
+		return pagerDutyError(f)
+	}
+	return errorBody{Detail: f.detail}
 }
 
 // readFailure says why a body could not be read, first match first: over the

@@ -26,8 +26,8 @@ func TestFailureOf(t *testing.T) {
 			failure{status: 405, detail: "Method PROPFINDXXXXXXXX… not allowed: use GET", allow: "GET, HEAD"},
 		},
 		{"authenticator", errNotAuthenticated, failure{status: 401, detail: "Not authenticated by the collector's authenticator"}},
-		{"secret", &refusal{reason: reasonSecret}, failure{status: 403, detail: "Invalid webhook secret"}},
-		{"source", &refusal{reason: reasonSource}, failure{status: 403, detail: "Source address not allowed"}},
+		{"secret", &refusal{reason: reasonSecret}, failure{status: 403, detail: "Invalid webhook secret", refusal: reasonSecret}},
+		{"source", &refusal{reason: reasonSource}, failure{status: 403, detail: "Source address not allowed", refusal: reasonSource}},
 		{"rate limit", &rateLimited{wait: 7}, failure{status: 429, detail: "Too many webhook requests. Please retry after 7 seconds.", retryAfter: "7"}},
 		{
 			"content type", &unsupportedError{header: "Content-Type", value: "text/html", accepted: "send application/json"},
@@ -44,7 +44,9 @@ func TestFailureOf(t *testing.T) {
 			failure{status: 400, detail: "Could not decode the zstd request body: magic number mismatch"},
 		},
 		{"unreadable", &bodyError{err: io.ErrUnexpectedEOF}, failure{status: 400, detail: "Could not read the request body: unexpected EOF"}},
-		{"payload", invalidPayload("field 'alerts' is empty"), failure{status: 400, detail: "Invalid webhook payload: field 'alerts' is empty"}},
+		{"payload", invalidPayload("field 'alerts' is empty"), failure{
+			status: 400, detail: "Invalid webhook payload: field 'alerts' is empty", problems: []string{"field 'alerts' is empty"},
+		}},
 		{
 			"pipeline, permanent", &pipelineError{err: consumererror.NewPermanent(errors.New("no"))},
 			failure{status: 400, detail: "Alerts rejected permanently by the collector pipeline"},

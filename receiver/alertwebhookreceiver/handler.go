@@ -8,6 +8,9 @@ import (
 const (
 	webhooksPrefix = "/webhooks/"
 	pushSuffix     = "/api/v2/alerts"
+	// enqueueSuffix is what a PagerDuty sender configured with a base URL
+	// appends, as it does to https://events.pagerduty.com.
+	enqueueSuffix = "/v2/enqueue"
 	// integrationUnknown labels requests to no known integration in metrics, so
 	// that arbitrary paths cannot blow up the metric's cardinality.
 	integrationUnknown = "unknown"
@@ -22,6 +25,8 @@ const (
 	kindAlertmanager payloadKind = iota
 	kindGrafana
 	kindPrometheusPush
+	kindPagerDuty // one PagerDuty Events API v2 event, answered as PagerDuty does
+	kindJSON      // any JSON: an object or an array of objects
 )
 
 // ServeHTTP answers one request: health, or a webhook request, which returns
@@ -37,13 +42,19 @@ func (r *alertReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer rq.leavePipeline()
 	answer, err := rq.serve()
 	if err != nil {
-		r.answers.fail(w, req, rq.integration(), err)
+		r.answers.fail(w, req, rq.integration(), rq.kind, err)
 		return
 	}
-	r.answers.reply(w, rq.integration(), http.StatusOK, answer)
+	status := http.StatusOK
+	if s, ok := answer.(interface{ httpStatus() int }); ok {
+		status = s.httpStatus()
+	}
+	r.answers.reply(w, rq.integration(), status, answer)
 }
 
-// route resolves a path to its endpoint, or says why there is none.
+// route resolves a path to its endpoint, or says why there is none. The
+// kind is the path's even when it leads to no integration, so that a
+// PagerDuty sender is answered as PagerDuty would.
 func (r *alertReceiver) route(path string) (*endpoint, payloadKind, error) {
 	rest, ok := strings.CutPrefix(path, webhooksPrefix)
 	if !ok {
@@ -67,19 +78,24 @@ func (r *alertReceiver) route(path string) (*endpoint, payloadKind, error) {
 		if before, isPush := strings.CutSuffix(id, pushSuffix); isPush {
 			id, kind = before, kindPrometheusPush
 		}
+	case typePagerDuty:
+		id = strings.TrimSuffix(id, enqueueSuffix)
+		kind = kindPagerDuty
+	case typeJSON:
+		kind = kindJSON
 	default:
 		return nil, 0, &notFoundError{detail: "Unknown integration type: " + truncate(typ, 64)}
 	}
 	ep := r.integrations[id]
 	if ep == nil || ep.typ != typ {
-		return nil, 0, &notFoundError{detail: "Integration not found: " + truncate(id, 128)}
+		return nil, kind, &notFoundError{detail: "Integration not found: " + truncate(id, 128)}
 	}
 	return ep, kind, nil
 }
 
 func (r *alertReceiver) serveHealth(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		r.answers.fail(w, req, healthIntegration, &methodError{method: req.Method, want: http.MethodGet, allow: "GET, HEAD"})
+		r.answers.fail(w, req, healthIntegration, kindAlertmanager, &methodError{method: req.Method, want: http.MethodGet, allow: "GET, HEAD"})
 		return
 	}
 	r.answers.reply(w, healthIntegration, http.StatusOK, healthBody{Status: "healthy"})
@@ -89,13 +105,14 @@ func (r *alertReceiver) serveHealth(w http.ResponseWriter, req *http.Request) {
 // receiver sees a request: an auth extension's failure (401).
 func (r *alertReceiver) serveHTTPError(w http.ResponseWriter, req *http.Request, _ string, status int) {
 	integration := integrationUnknown
-	if ep, _, err := r.route(req.URL.Path); err == nil {
+	ep, kind, err := r.route(req.URL.Path)
+	if err == nil {
 		integration = ep.id
 	}
-	var err error = &statusError{status: status}
+	err = &statusError{status: status}
 	if status == http.StatusUnauthorized {
 		r.answers.countRefusal(integration, reasonAuthenticator)
 		err = errNotAuthenticated
 	}
-	r.answers.fail(w, req, integration, err)
+	r.answers.fail(w, req, integration, kind, err)
 }

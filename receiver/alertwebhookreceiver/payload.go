@@ -95,6 +95,14 @@ type alert struct {
 	SilenceURL   string
 	ImageURL     string
 	Values       map[string]any
+
+	// What a PagerDuty event states, where the label formats derive it
+	// from labels and annotations (records.go, describe).
+	Title, Description, ServiceName, Severity string
+	CustomDetails                             map[string]any
+
+	// Body is an alert of any JSON, as sent: its record's body.
+	Body map[string]any
 }
 
 // notification is a parsed request: the envelope's metadata and its usable
@@ -108,6 +116,9 @@ type notification struct {
 	OrgID           *int64
 	Alerts          []alert
 	Rejected        []rejection
+	// SNS is an Amazon SNS subscription confirmation (json integrations):
+	// logged and answered, never an alert.
+	SNS *snsConfirmation
 }
 
 // jsonSpace is JSON's whitespace: a body that starts with anything else (a

@@ -120,7 +120,10 @@ func (r *alertReceiver) newEndpoint(in IntegrationConfig) (*endpoint, error) {
 		}
 		ep.cidrs = append(ep.cidrs, p.Masked())
 	}
-	if ep.secret == nil || ep.signature != nil {
+	// The body is read before the sender is known where there is no secret,
+	// where the body is signed, and where a PagerDuty sender authenticates
+	// with the routing_key inside it.
+	if ep.secret == nil || ep.signature != nil || in.Type == typePagerDuty {
 		ep.unauthenticated = newBudget(r.cfg.unauthenticatedBodyBudget())
 	}
 	return ep, nil

@@ -122,43 +122,94 @@ func (b recordBuilder) build(n *notification, ep *endpoint, now time.Time) plog.
 	records.EnsureCapacity(len(n.Alerts))
 	rc := &receipt{n: n, ep: ep, now: now, received: pcommon.NewTimestampFromTime(now)}
 	for i := range n.Alerts {
-		b.fill(records.AppendEmpty(), rc, &n.Alerts[i])
+		lr := records.AppendEmpty()
+		if n.Source == incident.SourceJSON {
+			fillJSON(lr, rc, &n.Alerts[i])
+		} else {
+			b.fill(lr, rc, &n.Alerts[i])
+		}
+		// Its place in the payload: the answer names a rejected alert by it,
+		// also when it has no fingerprint.
+		lr.Attributes().PutInt(incident.AttrAlertIndex, int64(n.Alerts[i].Index))
+		putWebhook(lr.Attributes(), ep)
 	}
 	return logs
 }
 
+// putWebhook sets what the receiver knows of the integration.
+func putWebhook(attrs pcommon.Map, ep *endpoint) {
+	attrs.PutStr(incident.AttrIntegrationID, ep.id)
+	attrs.PutStr(incident.AttrIntegrationType, ep.typ)
+	putNonEmpty(attrs, incident.AttrProject, ep.project)
+}
+
+// fillJSON makes an alert of any JSON a record that says only where it came
+// from: its body is the JSON object, and the user's processors set the
+// attributes of the contract from it (the exporter says which it needs).
+func fillJSON(lr plog.LogRecord, rc *receipt, a *alert) {
+	lr.SetEventName(incident.EventName)
+	// The receipt time, which a processor may replace with the sender's
+	// (set(log.time, …)): the exporter detects the incident at it.
+	lr.SetTimestamp(rc.received)
+	lr.SetObservedTimestamp(rc.received)
+	// FromRaw only fails on types JSON cannot produce.
+	_ = lr.Body().SetEmptyMap().FromRaw(a.Body)
+	lr.Attributes().PutStr(incident.AttrSource, incident.SourceJSON)
+}
+
+// described is what names an alert in its incident.
+type described struct {
+	title, description, service, severity string
+}
+
+// describe derives an alert's title, description, service and severity
+// from its labels and annotations, unless its format states them (a
+// PagerDuty event).
+func describe(source string, a *alert) described {
+	if source == incident.SourcePagerDuty {
+		severity := a.Severity
+		if severity == "" { // an acknowledge or a resolve without payload
+			severity = incident.SeverityMedium
+		}
+		return described{title: a.Title, description: a.Description, service: a.ServiceName, severity: severity}
+	}
+	description := a.Annotations["description"]
+	if description == "" {
+		description = a.Annotations["summary"]
+	}
+	return described{
+		title: title(a), description: description, service: a.Labels["service"],
+		severity: incident.SeverityFromLabel(a.Labels["severity"]),
+	}
+}
+
 func (b recordBuilder) fill(lr plog.LogRecord, rc *receipt, a *alert) {
-	n, ep := rc.n, rc.ep
+	n := rc.n
 	startsAt := a.StartsAt
 	if startsAt.IsZero() {
 		// As Alertmanager does for an alert pushed without a start; the
 		// record then carries no alert.starts_at (see below).
 		startsAt = rc.now
 	}
-	severity := incident.SeverityFromLabel(a.Labels["severity"])
+	d := describe(n.Source, a)
 	lr.SetEventName(incident.EventName)
 	lr.SetTimestamp(pcommon.NewTimestampFromTime(startsAt))
 	lr.SetObservedTimestamp(rc.received)
-	lr.SetSeverityText(severity)
-	lr.SetSeverityNumber(incident.SeverityNumber(severity))
+	lr.SetSeverityText(d.severity)
+	lr.SetSeverityNumber(incident.SeverityNumber(d.severity))
 
-	description := a.Annotations["description"]
-	if description == "" {
-		description = a.Annotations["summary"]
-	}
-	name := title(a)
-	body := description
+	body := d.description
 	if body == "" {
-		body = name
+		body = d.title
 	}
 	lr.Body().SetStr(body)
 
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(24)
-	attrs.PutStr(incident.AttrTitle, name)
-	attrs.PutStr(incident.AttrDescription, description)
-	putNonEmpty(attrs, incident.AttrServiceName, a.Labels["service"])
-	attrs.PutStr(incident.AttrSeverity, severity)
+	attrs.PutStr(incident.AttrTitle, d.title)
+	attrs.PutStr(incident.AttrDescription, d.description)
+	putNonEmpty(attrs, incident.AttrServiceName, d.service)
+	attrs.PutStr(incident.AttrSeverity, d.severity)
 	started := startsAt.UTC().Format(incident.TimeLayout)
 	attrs.PutStr(incident.AttrDetectedAt, started)
 
@@ -185,8 +236,12 @@ func (b recordBuilder) fill(lr plog.LogRecord, rc *receipt, a *alert) {
 	putNonEmpty(attrs, incident.AttrGroupKey, n.GroupKey)
 	putNonEmpty(attrs, incident.AttrReceiver, n.Receiver)
 	putNonEmpty(attrs, incident.AttrExternalURL, n.ExternalURL)
-	if n.Source != incident.SourcePrometheus {
+	if n.Source == incident.SourceAlertmanager || n.Source == incident.SourceGrafana {
 		attrs.PutInt(incident.AttrTruncatedAlerts, n.TruncatedAlerts)
+	}
+	if len(a.CustomDetails) > 0 {
+		// PagerDuty's custom_details, whole: its labels hold only the strings.
+		_ = attrs.PutEmptyMap(incident.AttrCustomDetails).FromRaw(a.CustomDetails)
 	}
 
 	if n.Source == incident.SourceGrafana {
@@ -202,10 +257,6 @@ func (b recordBuilder) fill(lr plog.LogRecord, rc *receipt, a *alert) {
 			attrs.PutInt(incident.AttrOrgID, *n.OrgID)
 		}
 	}
-
-	attrs.PutStr(incident.AttrIntegrationID, ep.id)
-	attrs.PutStr(incident.AttrIntegrationType, ep.typ)
-	putNonEmpty(attrs, incident.AttrProject, ep.project)
 }
 
 func putNonEmpty(attrs pcommon.Map, key, value string) {

@@ -55,6 +55,7 @@ func TestRecordFromSpecCurlExample(t *testing.T) {
 		"alert.truncated_alerts":   int64(0),
 		"webhook.integration.id":   "alertmanager",
 		"webhook.integration.type": "alertmanager",
+		"webhook.alert.index":      int64(0),
 	}, attrMap(lr))
 }
 

@@ -32,6 +32,10 @@ type request struct {
 	held *hold
 	wire *wireReader // the body as it arrives
 
+	// authenticated: the sender's credential was checked (a header secret,
+	// a signature, a PagerDuty routing key).
+	authenticated bool
+
 	conn       net.Conn
 	inPipeline bool
 }
@@ -77,15 +81,19 @@ func (rq *request) serve() (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.SNS != nil {
+		return rq.r.confirmSNS(rq.ep, n.SNS), nil
+	}
 	return rq.consume(n)
 }
 
 func (rq *request) route() error {
 	ep, kind, err := rq.r.route(rq.req.URL.Path)
+	rq.kind = kind
 	if err != nil {
 		return err
 	}
-	rq.ep, rq.kind = ep, kind
+	rq.ep = ep
 	if rq.req.Method != http.MethodPost {
 		return &methodError{method: rq.req.Method, want: http.MethodPost, allow: http.MethodPost}
 	}
@@ -94,7 +102,9 @@ func (rq *request) route() error {
 
 // authenticate runs the checks of the sender that need no body: its
 // address, then its secret (an authenticated request takes its token at
-// once) or the form and timestamp of its signature.
+// once) or the form and timestamp of its signature. A PagerDuty sender
+// that sends the secret in no header is known only by its event's
+// routing_key (parseEvent).
 func (rq *request) authenticate() error {
 	ep := rq.ep
 	if !sourceAllowed(ep.cidrs, rq.req.RemoteAddr) {
@@ -107,13 +117,26 @@ func (rq *request) authenticate() error {
 			return &refusal{reason: reason}
 		}
 		rq.signed = signed
+	case ep.typ == typePagerDuty:
+		if ep.secret.checkSecret(rq.req) {
+			return rq.known()
+		}
 	case ep.secret != nil:
 		if !ep.secret.checkSecret(rq.req) {
 			return &refusal{reason: reasonSecret}
 		}
-		return rq.takeToken()
+		return rq.known()
 	}
 	return nil
+}
+
+// known marks the sender as authenticated: its reads are no longer
+// budgeted, and it takes a token.
+func (rq *request) known() error {
+	rq.authenticated = true
+	rq.held.release()
+	rq.held = nil
+	return rq.takeToken()
 }
 
 // takeToken takes a token of the endpoint's bucket.
@@ -198,9 +221,7 @@ func (rq *request) signedBody() ([]byte, error) {
 	if !rq.signed.valid() {
 		return nil, &refusal{reason: reasonSignature}
 	}
-	rq.held.release()
-	rq.held = nil
-	if err := rq.takeToken(); err != nil {
+	if err := rq.known(); err != nil {
 		return nil, err
 	}
 	if rq.dec.open == nil {
@@ -248,6 +269,10 @@ func (rq *request) parse(body []byte) (*notification, error) {
 	var n *notification
 	var err error
 	switch rq.kind {
+	case kindPagerDuty:
+		return rq.parseEvent(body)
+	case kindJSON:
+		return rq.parseJSON(body)
 	case kindPrometheusPush:
 		n, err = parsePush(body, rq.now)
 	case kindGrafana:
@@ -265,6 +290,43 @@ func (rq *request) parse(body []byte) (*notification, error) {
 	}
 	rq.r.records.identify(n)
 	return n, n.usable()
+}
+
+// parseEvent parses a PagerDuty event. Unless a header authenticated the
+// sender, its routing_key must be the secret; only then is the event
+// checked (a stranger learns nothing of it) and a token taken.
+func (rq *request) parseEvent(body []byte) (*notification, error) {
+	ev, err := decodeEvent(body)
+	if err != nil {
+		return nil, err
+	}
+	if !rq.authenticated {
+		if !rq.ep.secret.matches(ev.routingKey()) {
+			return nil, &refusal{reason: reasonSecret}
+		}
+		if err := rq.known(); err != nil {
+			return nil, err
+		}
+	}
+	a, problems := ev.alert(rq.now)
+	if len(problems) > 0 {
+		return nil, &invalidEventError{problems: problems}
+	}
+	return &notification{Source: incident.SourcePagerDuty, Alerts: []alert{a}}, nil
+}
+
+// parseJSON parses a json integration's body, or the Amazon SNS
+// subscription confirmation its header announces.
+func (rq *request) parseJSON(body []byte) (*notification, error) {
+	if t := rq.req.Header.Get(snsMessageTypeHeader); isSNSConfirmation(t) {
+		c, err := parseSNSConfirmation(body)
+		if err != nil {
+			return nil, err
+		}
+		c.Type = t
+		return &notification{Source: incident.SourceJSON, SNS: c}, nil
+	}
+	return parseJSONAlerts(body, rq.r.maxAlerts)
 }
 
 // consume hands the records to the pipeline and answers from the verdicts
@@ -288,7 +350,12 @@ func (rq *request) consume(n *notification) (any, error) {
 	if len(outcomes) > 0 && len(rejected)-len(n.Rejected) == len(outcomes) {
 		// The exporter could store none of the alerts, and never will.
 		first := rejected[len(n.Rejected)]
-		return nil, invalidPayload("alerts[%d]: %s", first.Index, first.Reason)
+		return nil, &storeRejectedError{index: first.Index, reason: first.Reason}
+	}
+	if rq.kind == kindPagerDuty {
+		// Whatever the store did (created, duplicate, an acknowledge of an
+		// unknown alert): PagerDuty accepts every valid event.
+		return acceptedEvent(n.Alerts[0].Fingerprint), nil
 	}
 	slices.SortStableFunc(rejected, func(a, b rejection) int { return cmp.Compare(a.Index, b.Index) })
 	return verdictBody(len(n.Alerts), outcomes, rejected), nil
@@ -314,18 +381,18 @@ func (rq *request) leavePipeline() {
 }
 
 // storeRejections lists the alerts the exporter rejected, by their index in
-// the payload (found through the fingerprint the record carried).
+// the payload: the record's webhook.alert.index, else found through the
+// fingerprint the record carried (a processor may have removed the index).
 func storeRejections(n *notification, outcomes []incident.Outcome) []rejection {
 	var out []rejection
 	for _, o := range outcomes {
 		if o.Verdict != incident.VerdictRejected {
 			continue
 		}
-		rj := rejection{Index: -1, Reason: o.Reason}
-		for i := range n.Alerts {
+		rj := rejection{Index: o.Index, Reason: o.Reason}
+		for i := 0; rj.Index < 0 && i < len(n.Alerts); i++ {
 			if n.Alerts[i].Fingerprint == o.Fingerprint {
 				rj.Index = n.Alerts[i].Index
-				break
 			}
 		}
 		out = append(out, rj)
