@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image/png"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -27,7 +28,7 @@ import (
 // Window sizes: the list, and an incident's page with its alerts and
 // timeline in view.
 const (
-	listWindow     = "1280,460"
+	listWindow     = "1280,560"
 	incidentWindow = "1280,1250"
 )
 
@@ -90,6 +91,13 @@ func TestWebViewInBrowser(t *testing.T) {
 			require.Equal(t, 200, c.act(t, crash, "acknowledge", `{"by":"alice","note":"rolling back the 14:02 deploy"}`).Code)
 			require.Equal(t, 200, c.act(t, disk, "acknowledge", `{"by":"bob"}`).Code)
 			require.Equal(t, 200, c.act(t, gone, "resolve", `{"by":"carol","note":"renewed by hand"}`).Code)
+			// A maintenance window holds what the database's upgrade fires.
+			maintenance := c.call(t, http.MethodPost, "/api/v1/silences", apiWriteToken, fmt.Sprintf(
+				`{"matchers":[{"name":"service","value":"orders-db","op":"="}],"ends_at":%q,"created_by":"dave","comment":"PostgreSQL 16 upgrade"}`,
+				now.Add(90*time.Minute).Format(time.RFC3339)))
+			require.Equal(t, http.StatusCreated, maintenance.Code, maintenance.Raw)
+			held := c.fire(t, alertJSON("firing", "upgrade", "PostgresDown", "critical", "orders-db", ago(time.Minute)))
+			require.Equal(t, "silenced", held["status"], held)
 
 			active := c.list(t, "")
 			require.Len(t, active, 5)
@@ -110,7 +118,9 @@ func TestWebViewInBrowser(t *testing.T) {
 				assert.Contains(t, page.Links, "/incidents/"+inc["id"].(string))
 			}
 			assert.NotContains(t, page.Text, "CertificateExpiry", "resolved: not on the active list")
-			for _, s := range []string{"5 active", "critical 1 open, 1 acknowledged", "high 1 open, 1 acknowledged", "medium 1 open", "alice", "bob"} {
+			assert.NotContains(t, page.Text, "PostgresDown", "held by a silence: no incident")
+			for _, s := range []string{"5 active", "1 silenced", "critical 1 open, 1 acknowledged", "high 1 open, 1 acknowledged", "medium 1 open", "alice", "bob",
+				`service="orders-db"`, "PostgreSQL 16 upgrade", "dave"} {
 				assert.Contains(t, page.Text, s)
 			}
 			for _, href := range []string{"/?status=open", "/?status=acknowledged", "/?status=resolved", "/?status=all"} {
