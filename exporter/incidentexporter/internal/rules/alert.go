@@ -206,9 +206,10 @@ func (r *run) resolveMember(m *Member, endsAt time.Time) {
 	delete(r.st.firing, m.Ref.AlertRef)
 }
 
-// endOf is when a resolved alert ended: as its sender says, else now.
+// endOf is when a resolved alert ended: as its sender says, else now, and
+// never in the future (a clock ahead, or a made-up end).
 func endOf(a *Alert, now time.Time) time.Time {
-	if a.EndsAt.IsZero() {
+	if a.EndsAt.IsZero() || a.EndsAt.After(now) {
 		return now
 	}
 	return a.EndsAt

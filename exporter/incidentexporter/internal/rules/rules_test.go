@@ -430,6 +430,18 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
+			name: "an end in the future is now",
+			rows: with(pair(openIncident("a", "a"))...),
+			ops:  []op{fire(alert("a", t0).resolvedAt(now.Add(24 * time.Hour)))},
+			want: []incident.Verdict{incident.VerdictResolved},
+			changes: []string{
+				"event inc-a alert_resolved fp=a",
+				"event inc-a resolved reason=alert_resolved",
+				"incident inc-a resolved medium detected=0s resolved=1h0m0s seen=1h0m0s occ=1 alerts=1 firing=0 reopens=0 alert_resolved",
+				"member upd a@0s in inc-a resolved ends=1h0m0s occ=1",
+			},
+		},
+		{
 			name: "a resolve with nothing firing is ignored",
 			ops:  []op{fire(alert("a", t0).resolvedAt(t0.Add(time.Minute)))},
 			want: []incident.Verdict{incident.VerdictIgnored},

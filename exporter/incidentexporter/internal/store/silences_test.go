@@ -68,6 +68,8 @@ func TestSilenceHoldsAndReleases(t *testing.T) {
 		require.Len(t, rows, 1)
 		assert.Equal(t, ts(t0.Add(-time.Minute)), rows[0].DetectedAt, "detected when it started")
 		assert.Equal(t, "open", rows[0].Status)
+		assert.Equal(t, 1, countWhere(t, s, "incident_alerts", "fingerprint = 'held' AND last_seen_at = $1", s.d.ts(t0)),
+			"released, it keeps when it was last seen")
 		assert.Equal(t, 0, countWhere(t, s, "incidents", "fingerprint = 'done'"), "a held alert that resolved opens nothing")
 		assert.Equal(t, []string{rules.EventCreated, rules.EventCreated}, outboxEvents(t, s))
 		assert.Equal(t, []string{"created held by silence " + sil.ID + " held"}, timelineOf(t, s, rows[0].ID))

@@ -80,6 +80,6 @@ var (
 	memberUpdate = members.pick("dedup_scope", "fingerprint", "starts_at", "incident_id", "status", "ends_at", "last_seen_at",
 		"occurrences", "silence_id", "held_alert")
 	// memberRead is what the rules read: all they may write back.
-	memberRead = members.pick("incident_id", "dedup_scope", "fingerprint", "starts_at", "status", "title", "occurrences",
-		"silence_id", "held_alert")
+	memberRead = members.pick("incident_id", "dedup_scope", "fingerprint", "starts_at", "status", "ends_at", "title",
+		"last_seen_at", "occurrences", "silence_id", "held_alert")
 )
