@@ -170,7 +170,8 @@ func (d *dispatcher) recordBacklog(ctx context.Context) {
 }
 
 // deliver posts one event: 2xx delivered; 5xx, 429 or a transport error
-// retried with backoff; any other answer will not get better: failed.
+// retried with backoff; any other answer (a redirect too) will not get
+// better: failed.
 func (d *dispatcher) deliver(ctx context.Context, e *store.OutboxEvent) {
 	req, err := d.sink.request(ctx, e, d.now())
 	if err != nil {
@@ -198,6 +199,8 @@ func (d *dispatcher) deliver(ctx context.Context, e *store.OutboxEvent) {
 		d.telemetry.IncidentAnalysisDelivered.Add(ctx, 1, d.attrs)
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		d.retry(ctx, e, "HTTP "+strconv.Itoa(resp.StatusCode))
+	case resp.StatusCode/100 == 3:
+		d.fail(ctx, e, "HTTP "+strconv.Itoa(resp.StatusCode)+" (a redirect is not followed: set the sink's url to where it leads)")
 	default:
 		d.fail(ctx, e, "HTTP "+strconv.Itoa(resp.StatusCode))
 	}

@@ -2,6 +2,7 @@ package incidentexporter // import "github.com/sre-copilot/incident-collector/ex
 
 import (
 	"context"
+	"net/http"
 	"errors"
 	"fmt"
 	"sync"
@@ -227,6 +228,14 @@ func (e *incidentExporter) outboxSinks() []store.Sink {
 	return out
 }
 
+// noRedirects makes a sink's client answer a redirect as it is: following
+// one would turn a POST into a GET (a login page's 200 taken for a
+// delivery), or send a signed body, a routing key, to another host.
+func noRedirects(c *http.Client) *http.Client {
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
 // sinks are where the dispatchers deliver, each with its own client.
 func (e *incidentExporter) sinks(ctx context.Context, host component.Host) ([]*sink, error) {
 	var out []*sink
@@ -235,7 +244,7 @@ func (e *incidentExporter) sinks(ctx context.Context, host component.Host) ([]*s
 		if err != nil {
 			return nil, fmt.Errorf("creating the analysis client: %w", err)
 		}
-		out = append(out, analysisSink(a, client))
+		out = append(out, analysisSink(a, noRedirects(client)))
 	}
 	for i := range e.cfg.Notify {
 		n := &e.cfg.Notify[i]
@@ -243,7 +252,7 @@ func (e *incidentExporter) sinks(ctx context.Context, host component.Host) ([]*s
 		if err != nil {
 			return nil, fmt.Errorf("creating the client of notify sink %s: %w", n.Name, err)
 		}
-		out = append(out, notifySink(n, client))
+		out = append(out, notifySink(n, noRedirects(client)))
 	}
 	return out, nil
 }

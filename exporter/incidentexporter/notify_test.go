@@ -332,3 +332,35 @@ func TestNotifyConfigValidate(t *testing.T) {
 	assert.NotContains(t, err.Error(), "SECRETPART")
 	assert.Contains(t, err.Error(), `name "chat" is used twice`)
 }
+
+// A sink that redirects is not followed: a 302 to a login page is not a
+// delivery, and a 307 to another host never gets the signed body or the
+// routing key. The event fails, with the reason.
+func TestNotifyRedirectsAreNotFollowed(t *testing.T) {
+	elsewhere := &sinkServer{}
+	target := startSink(t, elsewhere)
+	redirect := func(code int) string {
+		addr, _ := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			http.Redirect(w, r, target, code)
+		}))
+		return "http://" + addr + "/"
+	}
+	sc := storesUnderTest[0].cfg(t)
+	cfg := createDefaultConfig()
+	cfg.Store = sc
+	cfg.Notify = []NotifyConfig{
+		notifyConfig(t, map[string]any{"name": "moved", "kind": "slack", "url": redirect(http.StatusFound)}),
+		notifyConfig(t, map[string]any{"name": "paging", "kind": "pagerduty", "url": redirect(http.StatusTemporaryRedirect), "routing_key": "SECRETKEY"}),
+	}
+	exp, _, stop := startStoppable(t, cfg)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), criticalAlert("redirected", time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC))))
+	db := openDB(t, sc)
+	waitFor(t, "both events failed", func() bool {
+		var n int
+		require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND last_error LIKE 'HTTP 30_ (a redirect is not followed%'`).Scan(&n))
+		return n == 2
+	})
+	stop()
+	assert.EqualValues(t, 0, elsewhere.calls.Load(), "nothing reached where the redirects lead")
+}
