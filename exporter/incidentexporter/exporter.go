@@ -2,9 +2,9 @@ package incidentexporter // import "github.com/sre-copilot/incident-collector/ex
 
 import (
 	"context"
-	"net/http"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
