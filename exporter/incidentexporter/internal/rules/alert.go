@@ -100,9 +100,17 @@ func (r *run) fireAgain(a *Alert, m *Member) incident.Outcome {
 	}
 	r.resolveMember(m, a.StartsAt)
 	inc.AlertCount++
-	inc.Severity = incident.HigherSeverity(inc.Severity, a.Severity)
+	r.raiseSeverity(inc, a.Severity)
 	r.addMember(inc, a)
 	return outcome(incident.VerdictDuplicate, inc)
+}
+
+// raiseSeverity makes inc at least as severe as a new alert of it.
+func (r *run) raiseSeverity(inc *Incident, severity string) {
+	from := inc.Severity
+	if inc.Severity = incident.HigherSeverity(from, severity); inc.Severity != from {
+		r.st.queue(Event{IncidentID: inc.ID, Name: EventEscalated, From: from})
+	}
 }
 
 // join counts a new firing member m of an open incident.
@@ -110,7 +118,7 @@ func (r *run) join(inc *Incident, a *Alert, m *Member) {
 	r.attach(m, inc)
 	inc.AlertCount++
 	inc.FiringAlerts++
-	inc.Severity = incident.HigherSeverity(inc.Severity, a.Severity)
+	r.raiseSeverity(inc, a.Severity)
 	r.seen(inc)
 }
 

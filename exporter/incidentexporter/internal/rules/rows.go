@@ -115,6 +115,8 @@ type Event struct {
 	By, Note string
 	// Reason: why a resolved incident resolved.
 	Reason string
+	// From: the severity an escalated incident had.
+	From string
 }
 
 // Event names.
@@ -126,6 +128,11 @@ const (
 	EventAlertResolved  = "alert_resolved"
 	EventAcknowledged   = "acknowledged"
 	EventUnacknowledged = "unacknowledged"
+	// EventEscalated: an alert raised the incident's severity. It is no
+	// notification of its own and not on the timeline: a sink that waits for
+	// a severity (min_severity) is told the incident was created when it
+	// reaches it.
+	EventEscalated = "escalated"
 )
 
 // Resolution reasons (incidents.resolution_reason).

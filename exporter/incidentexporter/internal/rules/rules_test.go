@@ -194,7 +194,7 @@ func changes(st *State) []string {
 		}
 		var line strings.Builder
 		line.WriteString("event " + name + " " + e.Name)
-		for _, kv := range [][2]string{{"key", e.Key}, {"fp", e.Fingerprint}, {"by", e.By}, {"note", e.Note}, {"reason", e.Reason}} {
+		for _, kv := range [][2]string{{"key", e.Key}, {"fp", e.Fingerprint}, {"by", e.By}, {"note", e.Note}, {"reason", e.Reason}, {"from", e.From}} {
 			if kv[1] != "" {
 				line.WriteString(" " + kv[0] + "=" + kv[1])
 			}
@@ -280,6 +280,7 @@ func TestRules(t *testing.T) {
 			ops:  []op{fire(alert("a", t0.Add(10*time.Minute)).severity(incident.SeverityHigh))},
 			want: []incident.Verdict{incident.VerdictDuplicate},
 			changes: []string{
+				"event inc-a escalated from=medium",
 				"incident inc-a open high detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=1 reopens=0 ",
 				"member new a@10m0s in inc-a firing ends=- occ=1",
 				"member upd a@0s in inc-a resolved ends=10m0s occ=1",
@@ -313,6 +314,7 @@ func TestRules(t *testing.T) {
 			want: []incident.Verdict{incident.VerdictGrouped},
 			changes: []string{
 				"event inc-g alert_added key=b@2026-12-01T10:01:00Z fp=b",
+				"event inc-g escalated from=medium",
 				"incident inc-g open critical detected=0s resolved=- seen=1h0m0s occ=2 alerts=2 firing=2 reopens=0 ",
 				"member new b@1m0s in inc-g firing ends=- occ=1",
 			},

@@ -27,10 +27,25 @@ type Sink struct {
 	Scopes []string
 }
 
+// wants: the sink is told of e, about inc.
 func (k *Sink) wants(e *rules.Event, inc *rules.Incident) bool {
-	return slices.Contains(k.Events, e.Name) &&
-		(k.MinSeverity == "" || incident.SeverityRank(inc.Severity) >= incident.SeverityRank(k.MinSeverity)) &&
-		(len(k.Scopes) == 0 || slices.Contains(k.Scopes, inc.Scope))
+	return slices.Contains(k.Events, e.Name) && k.severe(inc.Severity) && k.ofScope(inc)
+}
+
+// escalatedInto: an escalation of inc (from e.From) makes it severe enough
+// for the sink; it is then told the incident was created, as if it had
+// been this severe from the start.
+func (k *Sink) escalatedInto(e *rules.Event, inc *rules.Incident) bool {
+	return e.Name == rules.EventEscalated && k.MinSeverity != "" && !k.severe(e.From) && k.severe(inc.Severity) &&
+		k.ofScope(inc) && slices.Contains(k.Events, rules.EventCreated)
+}
+
+func (k *Sink) severe(severity string) bool {
+	return k.MinSeverity == "" || incident.SeverityRank(severity) >= incident.SeverityRank(k.MinSeverity)
+}
+
+func (k *Sink) ofScope(inc *rules.Incident) bool {
+	return len(k.Scopes) == 0 || slices.Contains(k.Scopes, inc.Scope)
 }
 
 // OutboxEvent is one event to deliver to a sink, with the incident as it is
@@ -164,13 +179,24 @@ var outbox = table[outboxRow]{name: "outbox", alias: "o", fields: []field[outbox
 }}
 
 // queued are the outbox rows of st's events: one per sink that wants it.
+// An escalation queues created for a sink it made the incident severe
+// enough for (nothing when it was told already: the row is unique).
 func (s *Store) queued(st *rules.State, at time.Time) [][]any {
 	var rows [][]any
+	seen := map[outboxRow]bool{}
 	for _, e := range st.Events() {
 		inc := st.Incident(e.IncidentID)
 		for i := range s.sinks {
-			if k := &s.sinks[i]; k.wants(&e, inc) {
-				row := outboxRow{Sink: k.Name, IncidentID: e.IncidentID, Event: e.Name, Key: e.Key, By: e.By, Note: e.Note, Reason: e.Reason}
+			k := &s.sinks[i]
+			row := outboxRow{Sink: k.Name, IncidentID: e.IncidentID, Event: e.Name, Key: e.Key, By: e.By, Note: e.Note, Reason: e.Reason}
+			switch {
+			case k.escalatedInto(&e, inc):
+				row = outboxRow{Sink: k.Name, IncidentID: e.IncidentID, Event: rules.EventCreated}
+			case !k.wants(&e, inc):
+				continue
+			}
+			if !seen[row] {
+				seen[row] = true
 				rows = append(rows, bind(nil, &row, outbox.fields, s.d, at))
 			}
 		}

@@ -75,3 +75,36 @@ func TestSinksGetWhatTheyWant(t *testing.T) {
 		assert.Equal(t, "carol", got.By)
 	})
 }
+
+// An incident that becomes severe enough for a sink (an alert of higher
+// severity joins it) is told to that sink as created then, once; its
+// resolution follows.
+func TestEscalatedIncidentReachesItsSink(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{Sinks: []Sink{
+			{Name: "paging", Events: []string{rules.EventCreated, rules.EventResolved}, MinSeverity: incident.SeverityCritical},
+			{Name: "chat", Events: []string{rules.EventCreated, rules.EventResolved}},
+		}})
+		warning := inGroup(firing("warn", t0), "g")
+		warning.Severity = incident.SeverityHigh
+		critical := inGroup(firing("crit", t0), "g")
+		verdicts(t, s, warning)
+		assert.Equal(t, 0, countWhere(t, s, "outbox", "sink = 'paging'"), "not severe enough yet")
+		verdicts(t, s, critical)
+		critical2 := inGroup(firing("crit2", t0), "g")
+		verdicts(t, s, critical2)
+		verdicts(t, s, inGroup(resolved("warn", t0, t0.Add(time.Minute)), "g"), inGroup(resolved("crit", t0, t0.Add(time.Minute)), "g"),
+			inGroup(resolved("crit2", t0, t0.Add(time.Minute)), "g"))
+		var got []string
+		err := eachRow(s.db.Query(`SELECT sink, event FROM outbox ORDER BY id`))(func(scan func(...any) error) error {
+			var sink, event string
+			if err := scan(&sink, &event); err != nil {
+				return err
+			}
+			got = append(got, sink+":"+event)
+			return nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"chat:created", "paging:created", "chat:resolved", "paging:resolved"}, got)
+	})
+}

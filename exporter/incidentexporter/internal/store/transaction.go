@@ -229,6 +229,9 @@ func (s *Store) writes(st *rules.State, at time.Time) []query {
 	}
 	now := s.d.ts(at)
 	for _, e := range st.Events() {
+		if e.Name == rules.EventEscalated {
+			continue // no change people see of its own
+		}
 		row := TimelineEvent{IncidentID: e.IncidentID, At: at, Event: e.Name, By: e.By, Note: timelineNote(e), Fingerprint: e.Fingerprint}
 		timelineRows = append(timelineRows, bind(nil, &row, timelineInsert, s.d, at))
 	}
