@@ -3,7 +3,6 @@ package incidentexporter // import "github.com/sre-copilot/incident-collector/ex
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -18,11 +17,6 @@ import (
 // The silences' endpoints (README, "Silences").
 
 const (
-	// Bounds of a silence as people send it: matchers are compared with
-	// every new alert's labels.
-	maxMatchers      = 64
-	maxMatcherName   = 256
-	maxMatcherValue  = 1024
 	silenceExample   = `{"matchers":[{"name":"service","value":"api","op":"="}],"ends_at":"2026-12-07T18:00:00Z","created_by":"alice"}`
 	silenceStatusAll = "all"
 )
@@ -64,8 +58,8 @@ type silenceJSON struct {
 	Integration string          `json:"integration"`
 }
 
-// newSilence checks what the store does not: the fields' shapes and sizes.
-// The store checks the silence's rules (matchers, times).
+// newSilence checks who and the fields' shapes; the store checks the
+// silence's rules (matchers and their bounds, times).
 func (b *silenceJSON) newSilence() (store.NewSilence, error) {
 	var problems []string
 	by, err := person("created_by", b.CreatedBy)
@@ -74,17 +68,6 @@ func (b *silenceJSON) newSilence() (store.NewSilence, error) {
 	}
 	if err := note("comment", b.Comment); err != nil {
 		problems = append(problems, err.Error())
-	}
-	if len(b.Matchers) > maxMatchers {
-		problems = append(problems, fmt.Sprintf("matchers: %d, more than %d", len(b.Matchers), maxMatchers))
-	}
-	for i, m := range b.Matchers {
-		switch {
-		case len(m.Name) > maxMatcherName || len(m.Value) > maxMatcherValue:
-			problems = append(problems, fmt.Sprintf("matchers[%d]: a name is at most %d bytes, a value %d", i, maxMatcherName, maxMatcherValue))
-		case strings.ContainsRune(m.Name+m.Value, 0):
-			problems = append(problems, fmt.Sprintf("matchers[%d]: must not contain NUL characters", i))
-		}
 	}
 	if problem := incident.IdentityProblem("integration", b.Integration, incident.MaxFingerprintLen); b.Integration != "" && problem != "" {
 		problems = append(problems, problem)
@@ -98,7 +81,7 @@ func (b *silenceJSON) newSilence() (store.NewSilence, error) {
 			continue // starts_at: now; ends_at: the store says it is required
 		}
 		parsed, err := time.Parse(time.RFC3339Nano, t.v)
-		if err != nil || parsed.Year() < 1 || parsed.Year() > 9999 {
+		if err != nil || parsed.UTC().Year() < 1 || parsed.UTC().Year() > 9999 {
 			problems = append(problems, t.field+": not an RFC 3339 time, e.g. 2026-12-07T18:00:00Z")
 			continue
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
+	"strings"
 	"time"
 )
 
@@ -19,8 +21,26 @@ const (
 	MatchNotRegexp = "!~"
 )
 
-// MaxSilenceLength bounds a silence: nothing stays silenced for long.
-const MaxSilenceLength = 90 * 24 * time.Hour
+// Bounds of silences: nothing stays silenced for long, and checking a new
+// alert against them all costs little (they are checked on the write path).
+const (
+	MaxSilenceLength = 90 * 24 * time.Hour
+	// MaxMatchers per silence.
+	MaxMatchers = 16
+	// MaxRegexpLength bounds a regular expression, MaxValueLength any value.
+	MaxRegexpLength = 256
+	// MaxRegexpProgram bounds a regular expression's compiled program: its
+	// matching time is the value's length times that, at worst ("(.*a){20}"
+	// is 104 instructions).
+	MaxRegexpProgram = 128
+	MaxValueLength  = 1024
+	// MaxActiveRegexps bounds the regular expressions of every silence that
+	// has not ended: an alert is checked against those of the silences
+	// without an equality matcher, each time it would open an incident.
+	MaxActiveRegexps = 250
+	// MaxActiveSilences bounds the silences that have not ended.
+	MaxActiveSilences = 10000
+)
 
 // Matcher is one condition on a label; a missing label is the empty string.
 type Matcher struct {
@@ -39,6 +59,9 @@ type Silence struct {
 	Scope            string
 	CreatedBy        string
 	Comment          string
+	// cheapFirst is the matchers' order of evaluation: comparisons before
+	// regular expressions, so that a failing one stops the costly ones.
+	cheapFirst []*Matcher
 }
 
 // Silence statuses, derived from the time.
@@ -64,31 +87,59 @@ func (s *Silence) Status(now time.Time) string {
 // returns every problem, each naming the field.
 func (s *Silence) Compile() []string {
 	var problems []string
-	if len(s.Matchers) == 0 {
+	switch n := len(s.Matchers); {
+	case n == 0:
 		problems = append(problems, "matchers: at least one is required")
+	case n > MaxMatchers:
+		problems = append(problems, fmt.Sprintf("matchers: %d, more than %d", n, MaxMatchers))
 	}
 	matchesEmpty := true
+	s.cheapFirst = s.cheapFirst[:0]
 	for i := range s.Matchers {
 		m := &s.Matchers[i]
 		if m.Name == "" {
 			problems = append(problems, fmt.Sprintf("matchers[%d].name: required", i))
 		}
+		if len(m.Name) > MaxValueLength || len(m.Value) > MaxValueLength {
+			problems = append(problems, fmt.Sprintf("matchers[%d]: a name or value is at most %d bytes", i, MaxValueLength))
+			continue
+		}
+		if strings.ContainsRune(m.Name+m.Value, 0) {
+			problems = append(problems, fmt.Sprintf("matchers[%d]: must not contain NUL characters", i))
+			continue
+		}
 		switch m.Op {
 		case MatchEqual, MatchNotEqual:
+			s.cheapFirst = append(s.cheapFirst, m)
 		case MatchRegexp, MatchNotRegexp:
-			// Anchored as Alertmanager anchors them: the whole value matches.
-			re, err := regexp.Compile("^(?:" + m.Value + ")$")
+			if len(m.Value) > MaxRegexpLength {
+				problems = append(problems, fmt.Sprintf("matchers[%d].value: a regular expression is at most %d bytes", i, MaxRegexpLength))
+				continue
+			}
+			// It must stand alone: "a)|(b" would otherwise undo the anchors.
+			size, err := programSize(m.Value)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("matchers[%d].value: not a valid RE2 regular expression: %v", i, err))
 				continue
 			}
-			m.re = re
+			if size > MaxRegexpProgram {
+				problems = append(problems, fmt.Sprintf("matchers[%d].value: a regular expression this complex (%d instructions, more than %d) "+
+					"would slow every new alert down", i, size, MaxRegexpProgram))
+				continue
+			}
+			// Anchored as Alertmanager anchors them: the whole value matches.
+			m.re = regexp.MustCompile("^(?:" + m.Value + ")$")
 		default:
 			problems = append(problems, fmt.Sprintf("matchers[%d].op: %q is not one of =, !=, =~, !~", i, m.Op))
 			continue
 		}
 		if !m.matches("") {
 			matchesEmpty = false
+		}
+	}
+	for i := range s.Matchers {
+		if m := &s.Matchers[i]; m.re != nil {
+			s.cheapFirst = append(s.cheapFirst, m)
 		}
 	}
 	if len(s.Matchers) > 0 && matchesEmpty && len(problems) == 0 {
@@ -125,12 +176,30 @@ func (s *Silence) Matches(scope string, labels map[string]string) bool {
 	if s.Scope != "" && s.Scope != scope {
 		return false
 	}
-	for i := range s.Matchers {
-		if !s.Matchers[i].matches(labels[s.Matchers[i].Name]) {
+	order := s.cheapFirst
+	if len(order) != len(s.Matchers) { // not compiled: as given
+		order = make([]*Matcher, len(s.Matchers))
+		for i := range s.Matchers {
+			order[i] = &s.Matchers[i]
+		}
+	}
+	for _, m := range order {
+		if !m.matches(labels[m.Name]) {
 			return false
 		}
 	}
 	return true
+}
+
+// Regexps counts the silence's regular-expression matchers.
+func (s *Silence) Regexps() int {
+	n := 0
+	for _, m := range s.Matchers {
+		if m.Op == MatchRegexp || m.Op == MatchNotRegexp {
+			n++
+		}
+	}
+	return n
 }
 
 // Silences are the silences active at a transaction's time, indexed so
@@ -218,4 +287,17 @@ func labelValues(labels string) map[string]string {
 		out[k] = string(text)
 	}
 	return out
+}
+
+// programSize compiles a regular expression alone and measures its program.
+func programSize(expr string) (int, error) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0, err
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0, err
+	}
+	return len(prog.Inst), nil
 }

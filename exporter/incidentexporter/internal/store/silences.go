@@ -133,6 +133,12 @@ func (s *Store) CreateSilence(ctx context.Context, n NewSilence) (rules.Silence,
 	if problems := sil.Compile(); len(problems) > 0 {
 		return sil, &InvalidSilenceError{Problems: problems}
 	}
+	if problem, err := s.silenceBudget(ctx, &sil, now); err != nil || problem != "" {
+		if err != nil {
+			return sil, err
+		}
+		return sil, &InvalidSilenceError{Problems: []string{problem}}
+	}
 	matchers, err := json.Marshal(sil.Matchers)
 	if err != nil {
 		return sil, fmt.Errorf("encoding matchers: %w", err)
@@ -149,6 +155,33 @@ func (s *Store) CreateSilence(ctx context.Context, n NewSilence) (rules.Silence,
 		return sil, classify(fmt.Errorf("storing a silence: %w", err))
 	}
 	return sil, nil
+}
+
+// silenceBudget says why sil would be one silence too many, or "": every
+// alert that would open an incident is checked against the silences that
+// have not ended, so their number and their regular expressions are
+// bounded. Replicas creating at once may each pass it: they overshoot by
+// what they create at that moment.
+func (s *Store) silenceBudget(ctx context.Context, sil *rules.Silence, now time.Time) (string, error) {
+	silences, regexps := 1, sil.Regexps()
+	err := eachRow(s.db.QueryContext(ctx, "SELECT "+silenceCols+" FROM silences s WHERE s.ends_at > $1", s.d.ts(now)))(
+		scanner(silenceRead, s.d, func(r *silenceRow) {
+			silences++
+			if other, err := r.silence(); err == nil {
+				regexps += other.Regexps()
+			}
+		}))
+	if err != nil {
+		return "", classify(fmt.Errorf("counting silences: %w", err))
+	}
+	switch {
+	case silences > rules.MaxActiveSilences:
+		return fmt.Sprintf("silences: %d have not ended, the most there may be is %d: end some first", silences-1, rules.MaxActiveSilences), nil
+	case regexps > rules.MaxActiveRegexps:
+		return fmt.Sprintf("matchers: the silences that have not ended would hold %d regular expressions, more than %d: "+
+			"use equality matchers, or end some silences first", regexps, rules.MaxActiveRegexps), nil
+	}
+	return "", nil
 }
 
 // Silences lists the silences whose status (at now) is one of statuses

@@ -156,3 +156,25 @@ func TestSilenceAcrossReplicas(t *testing.T) {
 	assert.Equal(t, 0, countWhere(t, a, "incident_alerts", "incident_id IS NULL AND status = 'firing'"))
 	assert.Equal(t, 22, countWhere(t, a, "outbox", "event = 'created'"))
 }
+
+// The silences that have not ended hold at most 250 regular expressions:
+// each alert that would open an incident is checked against them.
+func TestSilenceBudget(t *testing.T) {
+	s := newEngine(t, DriverSQLite).open(Options{})
+	regexps := make([]rules.Matcher, rules.MaxMatchers)
+	for i := range regexps {
+		regexps[i] = rules.Matcher{Name: fmt.Sprintf("l%d", i), Value: "v.+", Op: rules.MatchRegexp}
+	}
+	for range rules.MaxActiveRegexps / rules.MaxMatchers {
+		_, err := s.CreateSilence(context.Background(), NewSilence{Matchers: regexps, EndsAt: time.Now().Add(time.Hour), CreatedBy: "a"})
+		require.NoError(t, err)
+	}
+	_, err := s.CreateSilence(context.Background(), NewSilence{Matchers: regexps, EndsAt: time.Now().Add(time.Hour), CreatedBy: "a"})
+	var invalid *InvalidSilenceError
+	require.ErrorAs(t, err, &invalid)
+	assert.Contains(t, invalid.Problems[0], "more than 250")
+	_, err = s.CreateSilence(context.Background(), NewSilence{
+		Matchers: []rules.Matcher{{Name: "service", Value: "api", Op: rules.MatchEqual}}, EndsAt: time.Now().Add(time.Hour), CreatedBy: "a",
+	})
+	assert.NoError(t, err, "an equality matcher costs no budget")
+}
