@@ -33,7 +33,7 @@ const (
 	// matching time is the value's length times that, at worst ("(.*a){20}"
 	// is 104 instructions).
 	MaxRegexpProgram = 128
-	MaxValueLength  = 1024
+	MaxValueLength   = 1024
 	// MaxActiveRegexps bounds the regular expressions of every silence that
 	// has not ended: an alert is checked against those of the silences
 	// without an equality matcher, each time it would open an incident.
