@@ -27,7 +27,7 @@ const maxYear = 9999
 // not alerts and are counted as skipped; alerts that cannot be stored
 // faithfully (an unusable fingerprint, a timestamp out of range) are
 // rejected, each with its reason, and the others go on.
-func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejected []incident.Outcome, skipped int) {
+func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejected []incident.Outcome, announced []announcement, skipped int) {
 	alerts = make([]store.Alert, 0, ld.LogRecordCount())
 	now := e.now()
 	grouping := rules.Grouping{By: e.cfg.Grouping.By, Labels: e.cfg.Grouping.Labels}
@@ -37,7 +37,8 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 		for j := range sls.Len() {
 			lrs := sls.At(j).LogRecords()
 			for k := range lrs.Len() {
-				if e.inventory.take(lrs.At(k)) {
+				if a, ok := announcementOf(lrs.At(k)); ok {
+					announced = append(announced, a)
 					continue
 				}
 				a, problem := alertOf(lrs.At(k), now, grouping)
@@ -54,7 +55,7 @@ func (e *incidentExporter) alertsOf(ld plog.Logs) (alerts []store.Alert, rejecte
 			}
 		}
 	}
-	return alerts, rejected, skipped
+	return alerts, rejected, announced, skipped
 }
 
 // alertIndex is the record's index in its request's payload, -1 when the

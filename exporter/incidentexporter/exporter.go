@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/google/uuid"
+
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadata"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
@@ -29,7 +31,8 @@ type incidentExporter struct {
 	store     *store.Store
 	telemetry *metadata.TelemetryBuilder
 	health    *storeHealth
-	inventory inventory
+	// instance tells this collector's announcements from other replicas'.
+	instance string
 
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
@@ -39,7 +42,7 @@ type incidentExporter struct {
 }
 
 func newIncidentExporter(cfg *Config, set exporter.Settings) *incidentExporter {
-	return &incidentExporter{cfg: cfg, settings: set, logger: set.Logger, now: time.Now}
+	return &incidentExporter{cfg: cfg, settings: set, logger: set.Logger, now: time.Now, instance: uuid.NewString()}
 }
 
 func (e *incidentExporter) start(ctx context.Context, host component.Host) error {
@@ -62,6 +65,15 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	}
 	e.store = s
 	e.logger.Info("Incident store ready", zap.String("driver", e.cfg.Store.Driver), zap.String("grouping", e.cfg.Grouping.By))
+	if e.cfg.Heartbeat.Alertname == "" {
+		// Heartbeats are off: no heartbeat will resolve an incident that a
+		// missing one opened before.
+		if n, err := s.ForgetAllHeartbeats(ctx); err != nil {
+			e.logger.Warn("Resolving the heartbeat incidents of heartbeats turned off failed", zap.Error(err))
+		} else if n > 0 {
+			e.logger.Info("Heartbeats are off: their open incidents resolved", zap.Int64("count", n))
+		}
+	}
 	sinks, err := e.sinks(ctx, host)
 	if err != nil {
 		return errors.Join(err, s.Close(ctx))
@@ -127,7 +139,9 @@ func (e *incidentExporter) shutdown(ctx context.Context) error {
 	}
 	var err error
 	if e.store != nil {
-		err = e.store.Close(ctx)
+		// What this collector's receivers served is served no more.
+		err = e.store.Withdraw(ctx, e.instance)
+		err = errors.Join(err, e.store.Close(ctx))
 	}
 	if e.telemetry != nil {
 		e.telemetry.Shutdown()
@@ -155,7 +169,13 @@ func (e *incidentExporter) startAPI(ctx context.Context, host component.Host) er
 // pushLogs stores the alert records of ld and reports each verdict to the
 // recorder the receiver put in ctx. It returns only once they are committed.
 func (e *incidentExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	alerts, rejected, skipped := e.alertsOf(ld)
+	alerts, rejected, announced, skipped := e.alertsOf(ld)
+	for _, a := range announced {
+		if err := e.store.Announce(ctx, e.instance, a.receiver, a.scopes); err != nil {
+			// The receiver announces again at its next tick.
+			return fmt.Errorf("recording what receiver %s serves: %w", a.receiver, err)
+		}
+	}
 	if skipped > 0 {
 		e.telemetry.IncidentRecordsSkipped.Add(ctx, int64(skipped))
 	}

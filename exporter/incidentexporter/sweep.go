@@ -49,15 +49,13 @@ func (e *incidentExporter) sweepOnce(ctx context.Context) {
 	if e.cfg.Heartbeat.Alertname == "" {
 		return
 	}
-	if served, ok := e.inventory.served(); ok {
-		n, err := e.store.ForgetHeartbeats(ctx, served)
-		if n > 0 {
-			e.telemetry.IncidentIncidentsResolved.Add(ctx, n, reasonIntegrationRemoved)
-			e.logger.Info("Heartbeat incidents of removed integrations resolved", zap.Int64("count", n))
-		}
-		if err != nil && ctx.Err() == nil {
-			e.logger.Warn("Forgetting the heartbeats of removed integrations failed; it runs again at the next tick", zap.Error(err))
-		}
+	removed, err := e.store.ForgetRemovedIntegrations(ctx)
+	if removed > 0 {
+		e.telemetry.IncidentIncidentsResolved.Add(ctx, removed, reasonIntegrationRemoved)
+		e.logger.Info("Heartbeat incidents of removed integrations resolved", zap.Int64("count", removed))
+	}
+	if err != nil && ctx.Err() == nil {
+		e.logger.Warn("Forgetting the heartbeats of removed integrations failed; it runs again at the next tick", zap.Error(err))
 	}
 	opened, beats, err := e.store.CheckHeartbeats(ctx)
 	now := e.now()

@@ -47,14 +47,15 @@ func (r *run) heartbeatMissing(scope string) incident.Outcome {
 	return outcome(incident.VerdictCreated, inc)
 }
 
-// forgetScope stops watching a scope whose integration is gone: nothing can
-// send its heartbeat any more, so its heartbeat incident resolves, and the
-// heartbeat is forgotten so that no new one opens.
-func (r *run) forgetScope(scope string) incident.Outcome {
+// forgetScope stops watching a scope's heartbeat: its integration is gone,
+// or heartbeats are off, so nothing will resolve its heartbeat incident; it
+// resolves for reason, and the heartbeat is forgotten so that no new one
+// opens.
+func (r *run) forgetScope(scope, reason string) incident.Outcome {
 	r.st.forgotten = append(r.st.forgotten, scope)
 	delete(r.st.heartbeats, scope)
 	if inc := r.st.open[GroupRef{scope, heartbeatGroupKey}]; inc != nil {
-		r.resolveIncident(inc, r.now, Event{Reason: ReasonIntegrationRemoved})
+		r.resolveIncident(inc, r.now, Event{Reason: reason})
 		return outcome(incident.VerdictResolved, inc)
 	}
 	return incident.Outcome{Verdict: incident.VerdictUnchanged}

@@ -51,9 +51,9 @@ const (
 	// KindHeartbeatCheck opens a scope's heartbeat incident if its last
 	// heartbeat is older than the timeout and none is open.
 	KindHeartbeatCheck
-	// KindForgetScope stops watching a scope whose integration no receiver
-	// serves any more: its heartbeat incident resolves, its heartbeat is
-	// forgotten.
+	// KindForgetScope stops watching a scope's heartbeat (its integration
+	// is gone, or heartbeats are off): its heartbeat incident resolves, its
+	// heartbeat is forgotten.
 	KindForgetScope
 	// KindAcknowledge, KindUnacknowledge and KindResolve are a person's
 	// actions on an incident (actions.go).
@@ -73,6 +73,7 @@ type Op struct {
 	IncidentID string    // KindAutoResolve and the actions
 	Cutoff     time.Time // KindAutoResolve
 	By, Note   string    // the actions: who, and what they wrote
+	Reason     string    // KindForgetScope: why its heartbeat incident resolves
 	group      GroupRef
 }
 
@@ -107,9 +108,10 @@ func HeartbeatCheckOp(scope string) Op {
 	return Op{Kind: KindHeartbeatCheck, group: GroupRef{scope, heartbeatGroupKey}}
 }
 
-// ForgetScopeOp stops watching scope's heartbeat.
-func ForgetScopeOp(scope string) Op {
-	return Op{Kind: KindForgetScope, group: GroupRef{scope, heartbeatGroupKey}}
+// ForgetScopeOp stops watching scope's heartbeat; its heartbeat incident
+// resolves for reason (ReasonIntegrationRemoved, ReasonHeartbeatsOff).
+func ForgetScopeOp(scope, reason string) Op {
+	return Op{Kind: KindForgetScope, Reason: reason, group: GroupRef{scope, heartbeatGroupKey}}
 }
 
 // ReleaseOp releases held, the alert a silence held (Member.Held).

@@ -141,6 +141,7 @@ const (
 	ReasonAutoResolved       = "auto_resolved"
 	ReasonHeartbeat          = "heartbeat_received"
 	ReasonIntegrationRemoved = "integration_removed"
+	ReasonHeartbeatsOff      = "heartbeats_off"
 	ReasonManual             = "manual"
 )
 

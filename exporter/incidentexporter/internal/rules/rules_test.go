@@ -218,7 +218,7 @@ func TestRules(t *testing.T) {
 		return func(*Config) Op { return AutoResolveOp(id, GroupRef{scope, key}, cutoff) }
 	}
 	check := func(s string) op { return func(*Config) Op { return HeartbeatCheckOp(s) } }
-	forget := func(s string) op { return func(*Config) Op { return ForgetScopeOp(s) } }
+	forget := func(s string) op { return func(*Config) Op { return ForgetScopeOp(s, ReasonIntegrationRemoved) } }
 	release := func(a *Alert) op { return func(c *Config) Op { return c.ReleaseOp(a) } }
 	heartbeats := Config{HeartbeatAlertname: "Watchdog", HeartbeatTimeout: 5 * time.Minute}
 	act := func(kind Kind, id, key string) op {

@@ -55,7 +55,7 @@ func (r *run) apply(o *Op) incident.Outcome {
 	case KindHeartbeatCheck:
 		return r.heartbeatMissing(o.Scope())
 	case KindForgetScope:
-		return r.forgetScope(o.Scope())
+		return r.forgetScope(o.Scope(), o.Reason)
 	case KindAcknowledge, KindUnacknowledge, KindResolve:
 		if r.st.incidents[o.IncidentID] == nil {
 			// The store reads the incident before it runs an action on it.

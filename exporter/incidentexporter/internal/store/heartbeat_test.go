@@ -115,36 +115,78 @@ func TestHeartbeatSweepAcrossReplicas(t *testing.T) {
 	assert.Equal(t, 1, countWhere(t, a, "incidents", "source = 'heartbeat' AND dedup_scope = 'prod'"))
 }
 
-// An integration no receiver serves any more is no longer watched: its open
-// heartbeat incident resolves with its reason, its heartbeat is forgotten,
-// and no incident opens for it again; the others are untouched.
-func TestForgetHeartbeatsOfRemovedIntegrations(t *testing.T) {
+// An integration that was announced and that no live collector announces
+// any more is no longer watched: its open heartbeat incident resolves, its
+// heartbeat is forgotten, and no incident opens for it again. One another
+// replica still announces, or one never announced, stays watched.
+func TestForgetRemovedIntegrations(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e engine) {
 		clock := newClock(t0)
 		s := e.open(Options{Clock: clock.Now, Rules: heartbeatRules, Sinks: analysis(rules.EventCreated, rules.EventResolved)})
-		verdicts(t, s, watchdog("p1", incident.StatusFiring), watchdog("p2", incident.StatusFiring))
-		clock.set(t0.Add(10 * time.Minute))
-		opened, _, err := s.CheckHeartbeats(context.Background())
+		ctx := context.Background()
+		require.NoError(t, s.Announce(ctx, "replica-a", "alertwebhook", []string{"p1", "p2", "p3"}))
+		require.NoError(t, s.Announce(ctx, "replica-b", "alertwebhook", []string{"p1"}))
+		beats := []Alert{watchdog("p1", incident.StatusFiring), watchdog("p2", incident.StatusFiring), watchdog("p3", incident.StatusFiring),
+			watchdog("never-announced", incident.StatusFiring)}
+		verdicts(t, s, beats...)
+		clock.set(t0.Add(time.Minute))
+		opened, _, err := s.CheckHeartbeats(ctx)
 		require.NoError(t, err)
-		require.EqualValues(t, 2, opened)
+		require.EqualValues(t, 4, opened)
 
-		served := func(scope string) bool { return scope == "p1" }
-		resolved, err := s.ForgetHeartbeats(context.Background(), served)
+		// Replica A's config drops p2 and p3; replica B (still on the old
+		// one) serves p3.
+		require.NoError(t, s.Announce(ctx, "replica-a", "alertwebhook", []string{"p1"}))
+		require.NoError(t, s.Announce(ctx, "replica-b", "alertwebhook", []string{"p1", "p3"}))
+		resolved, err := s.ForgetRemovedIntegrations(ctx)
 		require.NoError(t, err)
 		assert.EqualValues(t, 1, resolved)
 		assert.Equal(t, 1, countWhere(t, s, "incidents", "dedup_scope = 'p2' AND status = 'resolved' AND resolution_reason = 'integration_removed'"))
-		assert.Equal(t, 1, countWhere(t, s, "incidents", "dedup_scope = 'p1' AND status = 'open'"), "a served integration stays watched")
+		for _, scope := range []string{"p1", "p3", "never-announced"} {
+			assert.Equal(t, 1, countWhere(t, s, "incidents", "dedup_scope = $1 AND status = 'open'", scope), "%s stays watched", scope)
+		}
 		assert.Equal(t, 0, countWhere(t, s, "heartbeats", "dedup_scope = 'p2'"))
-		assert.Equal(t, []string{rules.EventCreated, rules.EventCreated, rules.EventResolved}, outboxEvents(t, s))
+		assert.Equal(t, []string{rules.EventCreated, rules.EventCreated, rules.EventCreated, rules.EventCreated, rules.EventResolved}, outboxEvents(t, s))
+
+		// Replica B stops: p3 is no longer announced by anyone.
+		require.NoError(t, s.Withdraw(ctx, "replica-b"))
+		resolved, err = s.ForgetRemovedIntegrations(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, resolved, "p3")
+
+		// Replica A crashes: its announcements count for AnnouncementTTL.
+		clock.set(t0.Add(time.Minute + AnnouncementTTL - time.Second))
+		resolved, err = s.ForgetRemovedIntegrations(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, resolved, "p1 is still announced")
+		clock.set(t0.Add(time.Minute + AnnouncementTTL + time.Second))
+		resolved, err = s.ForgetRemovedIntegrations(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, resolved, "p1's announcement is over")
+		assert.Equal(t, 1, countWhere(t, s, "incidents", "dedup_scope = 'never-announced' AND status = 'open'"))
 
 		clock.set(t0.Add(time.Hour))
-		opened, beats, err := s.CheckHeartbeats(context.Background())
+		opened, _, err = s.CheckHeartbeats(ctx)
 		require.NoError(t, err)
-		assert.Zero(t, opened, "p2 is not watched any more; p1's incident is already open")
-		require.Len(t, beats, 1)
-		assert.Equal(t, "p1", beats[0].Scope)
-		resolved, err = s.ForgetHeartbeats(context.Background(), served)
+		assert.Zero(t, opened, "forgotten ones open nothing; the never-announced one is already open")
+	})
+}
+
+// With heartbeats off, the open heartbeat incidents resolve: nothing else
+// would ever resolve them.
+func TestForgetAllHeartbeats(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engine) {
+		clock := newClock(t0)
+		on := e.open(Options{Clock: clock.Now, Rules: heartbeatRules})
+		verdicts(t, on, watchdog("p1", incident.StatusFiring))
+		clock.set(t0.Add(time.Hour))
+		_, _, err := on.CheckHeartbeats(context.Background())
 		require.NoError(t, err)
-		assert.Zero(t, resolved, "forgotten once")
+		off := e.open(Options{Clock: clock.Now})
+		resolved, err := off.ForgetAllHeartbeats(context.Background())
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, resolved)
+		assert.Equal(t, 1, countWhere(t, off, "incidents", "source = 'heartbeat' AND resolution_reason = 'heartbeats_off'"))
+		assert.Equal(t, 0, countWhere(t, off, "heartbeats", "1 = 1"))
 	})
 }

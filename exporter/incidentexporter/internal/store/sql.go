@@ -210,7 +210,7 @@ func (s *statements) all() []string {
 			out = append(out, text)
 		}
 	}
-	return append(out, selectHeartbeat, upsertHeartbeat, deleteHeartbeat)
+	return append(out, selectHeartbeat, upsertHeartbeat, deleteHeartbeat, deleteAnnounced)
 }
 
 // Single-row statements of rare paths.
@@ -221,6 +221,9 @@ INSERT INTO heartbeats (dedup_scope, alertname, first_seen_at, last_seen_at, bea
 ON CONFLICT (dedup_scope) DO UPDATE SET alertname = excluded.alertname, last_seen_at = excluded.last_seen_at,
     beats = heartbeats.beats + 1`
 	deleteHeartbeat = `DELETE FROM heartbeats WHERE dedup_scope = $1`
+	// An integration forgotten is forgotten as announced too: announced
+	// again, it is watched again.
+	deleteAnnounced = `DELETE FROM announced_scopes WHERE dedup_scope = $1`
 )
 
 // Candidates of the sweeps, read without locks; each is checked again under

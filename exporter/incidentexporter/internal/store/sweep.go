@@ -87,30 +87,87 @@ func (s *Store) CheckHeartbeats(ctx context.Context) (int64, []Heartbeat, error)
 	return opened, beats, err
 }
 
-// ForgetHeartbeats stops watching the heartbeats of the scopes served says
-// no receiver serves any more (an integration removed from the config):
-// each one's open heartbeat incident resolves (integration_removed) and its
-// heartbeat is forgotten, so that none opens again. It returns how many
-// incidents it resolved.
-func (s *Store) ForgetHeartbeats(ctx context.Context, served func(scope string) bool) (int64, error) {
+// AnnouncementTTL is how long a collector's announcement of what its
+// receivers serve counts without being renewed (they renew it every minute):
+// after a crash, its integrations count as served for that long.
+const AnnouncementTTL = 3 * time.Minute
+
+// Announce records, for collector instance, the scopes receiver serves now
+// (its alertwebhook.inventory record), replacing what it announced before.
+func (s *Store) Announce(ctx context.Context, instance, receiver string, scopes []string) error {
+	now := s.d.ts(s.now())
+	qs := []query{{sql: `DELETE FROM integration_announcements WHERE instance = $1 AND receiver = $2`, args: []any{instance, receiver}}}
+	for _, scope := range scopes {
+		qs = append(qs,
+			query{sql: `INSERT INTO integration_announcements (instance, receiver, dedup_scope, announced_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (instance, receiver, dedup_scope) DO UPDATE SET announced_at = excluded.announced_at`,
+				args: []any{instance, receiver, scope, now}},
+			query{sql: `INSERT INTO announced_scopes (dedup_scope, first_announced_at) VALUES ($1, $2) ON CONFLICT (dedup_scope) DO NOTHING`,
+				args: []any{scope, now}})
+	}
+	if err := s.exec.inTx(ctx, func(txn) ([]query, error) { return qs, nil }); err != nil {
+		return classify(fmt.Errorf("recording what receiver %s serves: %w", receiver, err))
+	}
+	return nil
+}
+
+// Withdraw forgets what collector instance announced: it stops.
+func (s *Store) Withdraw(ctx context.Context, instance string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM integration_announcements WHERE instance = $1`, instance)
+	return classify(err)
+}
+
+// selectUnannounced are the watched heartbeats of integrations that were
+// announced and that no live announcement lists any more.
+const selectUnannounced = `
+SELECT h.dedup_scope FROM heartbeats h JOIN announced_scopes a ON a.dedup_scope = h.dedup_scope
+WHERE h.alertname = $1 AND NOT EXISTS (
+    SELECT 1 FROM integration_announcements n WHERE n.dedup_scope = h.dedup_scope AND n.announced_at > $2)
+ORDER BY h.dedup_scope LIMIT $3`
+
+// ForgetRemovedIntegrations stops watching the heartbeats of integrations
+// that were announced and that no live collector announces any more (removed
+// from every replica's config): each one's open heartbeat incident resolves
+// (integration_removed) and its heartbeat is forgotten, so that none opens
+// again. A replica that does not serve an integration another one serves,
+// or a receiver whose announcements never arrive, forgets nothing. It
+// returns how many incidents it resolved.
+func (s *Store) ForgetRemovedIntegrations(ctx context.Context) (int64, error) {
 	name := s.rules.HeartbeatAlertname
 	if name == "" {
 		return 0, nil
 	}
 	var ops []rules.Op
-	err := eachRow(s.db.QueryContext(ctx, selectHeartbeatAges, name))(func(scan func(...any) error) error {
+	err := eachRow(s.db.QueryContext(ctx, selectUnannounced, name, s.d.ts(s.now().Add(-AnnouncementTTL)), sweepBatch))(
+		func(scan func(...any) error) error {
+			var scope string
+			if err := scan(&scope); err != nil {
+				return err
+			}
+			ops = append(ops, rules.ForgetScopeOp(scope, rules.ReasonIntegrationRemoved))
+			return nil
+		})
+	if err != nil {
+		return 0, classify(fmt.Errorf("finding removed integrations: %w", err))
+	}
+	return s.sweep(ctx, ops)
+}
+
+// ForgetAllHeartbeats resolves every open heartbeat incident (heartbeats
+// are off: nothing would ever resolve them) and forgets every heartbeat.
+func (s *Store) ForgetAllHeartbeats(ctx context.Context) (int64, error) {
+	var ops []rules.Op
+	err := eachRow(s.db.QueryContext(ctx, `SELECT dedup_scope FROM heartbeats UNION
+		SELECT dedup_scope FROM incidents WHERE group_key = '' AND status = 'open'`))(func(scan func(...any) error) error {
 		var scope string
-		var last any
-		if err := scan(&scope, &last); err != nil {
+		if err := scan(&scope); err != nil {
 			return err
 		}
-		if !served(scope) {
-			ops = append(ops, rules.ForgetScopeOp(scope))
-		}
+		ops = append(ops, rules.ForgetScopeOp(scope, rules.ReasonHeartbeatsOff))
 		return nil
 	})
 	if err != nil {
-		return 0, classify(fmt.Errorf("reading heartbeats: %w", err))
+		return 0, classify(fmt.Errorf("finding heartbeats: %w", err))
 	}
 	return s.sweep(ctx, ops)
 }

@@ -249,7 +249,7 @@ func (s *Store) writes(st *rules.State, at time.Time) []query {
 		}
 	}
 	for _, scope := range st.Forgotten() {
-		qs = append(qs, query{sql: deleteHeartbeat, args: []any{scope}})
+		qs = append(qs, query{sql: deleteHeartbeat, args: []any{scope}}, query{sql: deleteAnnounced, args: []any{scope}})
 	}
 	qs = append(qs, s.sql.insertTimeline.queries(timelineRows, nil)...)
 	return append(qs, s.sql.insertOutbox.queries(s.queued(st, at), nil)...)
