@@ -107,8 +107,9 @@ func (rt *route) method(name string) *method {
 	return nil
 }
 
-// truncate cuts s to at most n bytes, at a character's start, for an
-// error message.
+// truncate cuts s to at most n bytes, at a character's start, and marks
+// the cut with an ellipsis (3 bytes more): for an error message, a
+// notification's bounded text.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -191,3 +191,16 @@ func notifySink(n *NotifyConfig, client *http.Client) *sink {
 	}
 	return k
 }
+
+// linkOf is a URL a notification may link to: http or https, of a
+// reasonable length; "" otherwise (a javascript: URL is no link).
+func linkOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > maxLinkLength {
+		return ""
+	}
+	return raw
+}
+
+// maxLinkLength bounds a link in a notification.
+const maxLinkLength = 2048

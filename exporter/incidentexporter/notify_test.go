@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -363,4 +364,32 @@ func TestNotifyRedirectsAreNotFollowed(t *testing.T) {
 	})
 	stop()
 	assert.EqualValues(t, 0, elsewhere.calls.Load(), "nothing reached where the redirects lead")
+}
+
+// Payloads stay within what Slack and PagerDuty accept, whatever the
+// incident holds, and link only to http(s).
+func TestNotifyPayloadsAreBounded(t *testing.T) {
+	huge := strings.Repeat("é", 3000)
+	e := &store.OutboxEvent{Event: "acknowledged", By: strings.Repeat("b", 200), Note: strings.Repeat("n", 4096)}
+	e.Incident.ID, e.Incident.Title, e.Incident.ServiceName, e.Incident.Severity = "0193", huge, huge, "critical"
+	e.Incident.Description = strings.Repeat("d", 300<<10)
+	e.Incident.Labels = `{"a":"` + strings.Repeat("l", 300<<10) + `"}`
+	e.Incident.Annotations = `{"b":"` + strings.Repeat("a", 300<<10) + `"}`
+	e.Incident.GeneratorURL = "https://evil.example/login|https://grafana.corp.example/d/x"
+
+	msg := slackOf(e)
+	for _, text := range []string{msg.Text, msg.Blocks[0].Text.Text} {
+		assert.LessOrEqual(t, utf8.RuneCountInString(text), 3000, "Slack refuses a section over 3 000 characters")
+	}
+	assert.Contains(t, msg.Text, "<https://evil.example/login%7Chttps://grafana.corp.example/d/x|source>", "a | cannot set the link's text")
+
+	pd := pagerDutyOf(&store.OutboxEvent{Event: "created", Incident: e.Incident}, "key")
+	raw, err := json.Marshal(pd)
+	require.NoError(t, err)
+	assert.Less(t, len(raw), 128<<10, "PagerDuty refuses an event over 512 KB")
+	assert.LessOrEqual(t, utf8.RuneCountInString(pd.Payload.Summary), 1024)
+
+	e.Incident.GeneratorURL = "javascript:alert(1)"
+	assert.NotContains(t, slackOf(e).Text, "javascript")
+	assert.Empty(t, pagerDutyOf(&store.OutboxEvent{Event: "created", Incident: e.Incident}, "key").Links)
 }

@@ -1,6 +1,8 @@
 package incidentexporter // import "github.com/sre-copilot/incident-collector/exporter/incidentexporter"
 
 import (
+	"encoding/json"
+
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/store"
 	"github.com/sre-copilot/incident-collector/internal/incident"
@@ -49,8 +51,9 @@ var pagerDutySeverity = map[string]string{
 	incident.SeverityLow:      "info",
 }
 
-// maxPagerDutySummary is PagerDuty's limit on a summary.
-const maxPagerDutySummary = 1024
+// maxPagerDutySummary keeps a summary, its ellipsis included, within
+// PagerDuty's limit of 1 024 characters.
+const maxPagerDutySummary = 1024 - len("…")
 
 func pagerDutyOf(e *store.OutboxEvent, routingKey string) pagerDutyEvent {
 	inc := &e.Incident
@@ -76,30 +79,34 @@ func pagerDutyOf(e *store.OutboxEvent, routingKey string) pagerDutyEvent {
 		severity = "warning"
 	}
 	details := map[string]any{
-		"incident_id": inc.ID, "status": inc.ShownStatus(), "alert_count": inc.AlertCount, "description": inc.Description,
-		"fingerprint": inc.Fingerprint, "integration": inc.Scope, "labels": rawJSON(inc.Labels),
-		"annotations": rawJSON(inc.Annotations), "reopen_count": inc.ReopenCount,
+		"incident_id": inc.ID, "status": inc.ShownStatus(), "alert_count": inc.AlertCount,
+		"description": truncate(inc.Description, maxPagerDutyDescription),
+		"fingerprint": inc.Fingerprint, "integration": inc.Scope, "labels": boundedJSON(inc.Labels),
+		"annotations": boundedJSON(inc.Annotations), "reopen_count": inc.ReopenCount,
 	}
 	ev.Payload = &pagerDutyPayload{
-		Summary: truncateRunes(summary, maxPagerDutySummary), Source: source, Severity: severity,
+		Summary: truncate(summary, maxPagerDutySummary), Source: source, Severity: severity,
 		Timestamp: inc.DetectedAt.UTC().Format(incident.TimeLayout), Component: inc.ServiceName, Group: group,
 		Class: inc.Title, CustomDetails: details,
 	}
-	if inc.GeneratorURL != "" {
-		ev.Links = []pagerDutyLink{{Href: inc.GeneratorURL, Text: "Source"}}
+	if link := linkOf(inc.GeneratorURL); link != "" {
+		ev.Links = []pagerDutyLink{{Href: link, Text: "Source"}}
 	}
 	return ev
 }
 
-// truncateRunes cuts s to at most n bytes, on a character boundary.
-func truncateRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !isRuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// PagerDuty refuses an event over 512 KB, and the event would fail for
+// good: the free-form parts are bounded well below.
+const (
+	maxPagerDutyDescription = 4 << 10
+	maxPagerDutyJSON        = 32 << 10
+)
 
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// boundedJSON is a JSON object as is when small, else a note that it was
+// left out.
+func boundedJSON(s string) json.RawMessage {
+	if len(s) > maxPagerDutyJSON {
+		return json.RawMessage(`{"left_out":"more than 32 KiB: see the incident in the collector"}`)
+	}
+	return rawJSON(s)
+}

@@ -28,6 +28,14 @@ type slackText struct {
 	Text string `json:"text"`
 }
 
+// Slack refuses a section's text over 3 000 characters, and the event would
+// fail for good: each part is bounded, then the whole.
+const (
+	maxSlackField = 300
+	maxSlackNote  = 1000
+	maxSlackText  = 2900
+)
+
 var severityEmoji = map[string]string{
 	incident.SeverityCritical: ":red_circle:",
 	incident.SeverityHigh:     ":large_orange_circle:",
@@ -50,19 +58,20 @@ func slackOf(e *store.OutboxEvent) slackMessage {
 	if emoji == "" {
 		emoji = severityEmoji[incident.SeverityMedium]
 	}
-	fmt.Fprintf(&b, "%s [%s] %s", emoji, strings.ToUpper(slackEscape(inc.Severity)), slackEscape(inc.Title))
+	fmt.Fprintf(&b, "%s [%s] %s", emoji, strings.ToUpper(slackEscape(inc.Severity)), slackEscape(truncate(inc.Title, maxSlackField)))
 	if inc.ServiceName != "" {
-		b.WriteString(" — " + slackEscape(inc.ServiceName))
+		b.WriteString(" — " + slackEscape(truncate(inc.ServiceName, maxSlackField)))
 	}
 	alerts := "alert"
 	if inc.AlertCount != 1 {
 		alerts += "s"
 	}
 	fmt.Fprintf(&b, " (%d %s) · %s", inc.AlertCount, alerts, slackWhat(e))
-	if inc.GeneratorURL != "" {
-		b.WriteString(" · <" + slackEscape(inc.GeneratorURL) + "|source>")
+	if link := linkOf(inc.GeneratorURL); link != "" {
+		// A "|" would end the address and start the link's text.
+		b.WriteString(" · <" + slackEscape(strings.ReplaceAll(link, "|", "%7C")) + "|source>")
 	}
-	text := b.String()
+	text := truncate(b.String(), maxSlackText)
 	context := fmt.Sprintf("Integration `%s` · incident `%s` · detected %s · status %s",
 		slackEscape(inc.Scope), inc.ID, inc.DetectedAt.UTC().Format(incident.TimeLayout), inc.ShownStatus())
 	return slackMessage{Text: text, Blocks: []slackBlock{
@@ -87,10 +96,10 @@ func slackWhat(e *store.OutboxEvent) string {
 		}
 	}
 	if e.By != "" {
-		what += " by " + slackEscape(e.By)
+		what += " by " + slackEscape(truncate(e.By, maxSlackField))
 	}
 	if e.Note != "" {
-		what += ": " + slackEscape(e.Note)
+		what += ": " + slackEscape(truncate(e.Note, maxSlackNote))
 	}
 	return what
 }
