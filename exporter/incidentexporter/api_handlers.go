@@ -23,7 +23,16 @@ type incidentBody struct {
 	Incident apiIncident `json:"incident"`
 	Alerts   []apiAlert  `json:"alerts"`
 	Timeline []apiEvent  `json:"timeline"`
+	// AlertsTruncated: more alerts than the first maxShown (alert_count
+	// says how many); TimelineTruncated: more events before the last
+	// maxShown.
+	AlertsTruncated   bool `json:"alerts_truncated,omitempty"`
+	TimelineTruncated bool `json:"timeline_truncated,omitempty"`
 }
+
+// maxShown bounds the alerts and the timeline of one incident's answer and
+// page: a group can hold tens of thousands of alerts.
+const maxShown = 1000
 
 type actionAnswer struct {
 	Incident apiIncident `json:"incident"`
@@ -85,36 +94,30 @@ func (a *apiServer) getIncident(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	body := incidentBody{Incident: apiIncidentOf(&read.incident), Alerts: make([]apiAlert, len(read.members)), Timeline: make([]apiEvent, len(read.events))}
-	for i := range read.members {
-		body.Alerts[i] = apiAlertOf(&read.members[i])
+	body := incidentBody{
+		Incident: apiIncidentOf(&read.Incident), Alerts: make([]apiAlert, len(read.Members)), Timeline: make([]apiEvent, len(read.Timeline)),
+		AlertsTruncated: read.MoreMembers, TimelineTruncated: read.MoreTimeline,
 	}
-	for i := range read.events {
-		body.Timeline[i] = apiEventOf(&read.events[i])
+	for i := range read.Members {
+		body.Alerts[i] = apiAlertOf(&read.Members[i])
+	}
+	for i := range read.Timeline {
+		body.Timeline[i] = apiEventOf(&read.Timeline[i])
 	}
 	writeJSON(w, http.StatusOK, body)
 }
 
-// wholeIncident is an incident with its alerts and timeline.
-type wholeIncident struct {
-	incident rules.Incident
-	members  []rules.Member
-	events   []store.TimelineEvent
-}
-
-// readIncident reads the path's incident whole, or answers why not (404,
-// 503) with fail.
-func (a *apiServer) readIncident(w http.ResponseWriter, req *http.Request, fail func(http.ResponseWriter, int, string)) (wholeIncident, bool) {
+// readIncident reads the path's incident with its first alerts and latest
+// timeline (maxShown of each), or answers why not (404, 503) with fail.
+func (a *apiServer) readIncident(w http.ResponseWriter, req *http.Request, fail func(http.ResponseWriter, int, string)) (store.Whole, bool) {
 	id, ok := incidentID(req)
 	if !ok {
 		notFound(w, id, fail)
-		return wholeIncident{}, false
+		return store.Whole{}, false
 	}
 	ctx, cancel := a.storeContext(req)
 	defer cancel()
-	var read wholeIncident
-	var err error
-	read.incident, read.members, read.events, err = a.store.Incident(ctx, id)
+	read, err := a.store.Incident(ctx, id, maxShown, maxShown)
 	switch {
 	case isNotFound(err):
 		notFound(w, id, fail)

@@ -142,7 +142,7 @@ func (a *apiServer) webIncident(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	a.render(w, http.StatusOK, a.pages.incident, read.incident.Title, refreshSeconds, incidentViewOf(&read.incident, read.members, read.events, a.now()))
+	a.render(w, http.StatusOK, a.pages.incident, read.Incident.Title, refreshSeconds, incidentViewOf(&read, a.now()))
 }
 
 // GET /assets/style.css: public, it holds nothing but colors.

@@ -153,6 +153,9 @@ type incidentView struct {
 	Labels, Annotations                                              []nameValue
 	Alerts                                                           []alertRow
 	Timeline                                                         []eventRow
+	// AlertsTruncated: only the first alerts are shown; TimelineTruncated:
+	// only the latest events.
+	AlertsTruncated, TimelineTruncated bool
 }
 
 // nameValue is a row of a table; Link is set when the value is a web
@@ -171,8 +174,10 @@ type eventRow struct {
 	At, Event, By, Note, Fingerprint string
 }
 
-func incidentViewOf(inc *rules.Incident, members []rules.Member, events []store.TimelineEvent, now time.Time) incidentView {
+func incidentViewOf(w *store.Whole, now time.Time) incidentView {
+	inc, members, events := &w.Incident, w.Members, w.Timeline
 	v := incidentView{
+		AlertsTruncated: w.MoreMembers, TimelineTruncated: w.MoreTimeline,
 		Title: inc.Title, Severity: inc.Severity, SeverityClass: severityClass(inc.Severity),
 		Status: inc.ShownStatus(), StatusClass: "st-" + inc.ShownStatus(), Description: inc.Description,
 		GeneratorURL: webLink(inc.GeneratorURL),

@@ -20,6 +20,6 @@ func (s *Store) Act(ctx context.Context, kind rules.Kind, id, by, note string) (
 	if err != nil {
 		return incident.Outcome{}, rules.Incident{}, err
 	}
-	inc, _, _, err := s.Incident(ctx, id)
-	return outcomes[0], inc, err
+	w, err := s.Incident(ctx, id, 0, 0)
+	return outcomes[0], w.Incident, err
 }

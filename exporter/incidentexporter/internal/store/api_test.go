@@ -28,10 +28,10 @@ func act(t *testing.T, s *Store, kind rules.Kind, id string) (incident.Verdict, 
 
 func timelineOf(t *testing.T, s *Store, id string) []string {
 	t.Helper()
-	_, _, events, err := s.Incident(context.Background(), id)
+	w, err := s.Incident(context.Background(), id, 0, 100)
 	require.NoError(t, err)
 	var out []string
-	for _, e := range events {
+	for _, e := range w.Timeline {
 		line := []string{e.Event}
 		for _, v := range []string{e.By, e.Note, e.Fingerprint} {
 			if v != "" {
@@ -93,7 +93,7 @@ func TestActions(t *testing.T) {
 
 		_, _, err := s.Act(context.Background(), rules.KindAcknowledge, "01930000-0000-7000-8000-00000000dead", "alice", "")
 		assert.ErrorIs(t, err, ErrNotFound)
-		_, _, _, err = s.Incident(context.Background(), "01930000-0000-7000-8000-00000000dead")
+		_, err = s.Incident(context.Background(), "01930000-0000-7000-8000-00000000dead", 10, 10)
 		assert.ErrorIs(t, err, ErrNotFound)
 	})
 }
@@ -336,8 +336,9 @@ func TestUpgradeFromTheCurrentRelease(t *testing.T) {
 		page, err := s.ListIncidents(context.Background(), IncidentFilter{Limit: 10})
 		require.NoError(t, err)
 		require.Len(t, page.Incidents, 2)
-		inc, ms, events, err := s.Incident(context.Background(), open)
+		w, err := s.Incident(context.Background(), open, 10, 10)
 		require.NoError(t, err)
+		inc, ms, events := w.Incident, w.Members, w.Timeline
 		assert.Equal(t, "open", inc.ShownStatus())
 		assert.JSONEq(t, `{"alertname":"A"}`, inc.Labels)
 		assert.Len(t, ms, 2)
@@ -370,13 +371,39 @@ func TestSenderAcknowledgesTheIncidentHoldingTheAlert(t *testing.T) {
 		out := apply1(t, s, ack)
 		assert.Equal(t, incident.VerdictAcknowledged, out.Verdict)
 		assert.Equal(t, id, out.IncidentID)
-		inc, _, events, err := s.Incident(context.Background(), id)
+		w, err := s.Incident(context.Background(), id, 0, 10)
 		require.NoError(t, err)
+		inc, events := w.Incident, w.Timeline
 		assert.Equal(t, rules.StatusAcknowledged, inc.ShownStatus())
 		assert.Equal(t, "pagerduty", inc.AcknowledgedBy)
 		assert.Equal(t, rules.EventAcknowledged, events[len(events)-1].Event)
 		assert.Equal(t, incident.VerdictUnchanged, apply1(t, s, ack).Verdict)
 		ack.Fingerprint = "never-fired"
 		assert.Equal(t, incident.VerdictIgnored, apply1(t, s, ack).Verdict)
+	})
+}
+
+// One incident is read with its first members and latest timeline events,
+// and says whether there were more: a group may hold tens of thousands.
+func TestIncidentReadIsBounded(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e engine) {
+		s := e.open(Options{})
+		var id string
+		for i := range 5 {
+			out := apply1(t, s, inGroup(firing(fmt.Sprintf("member-%d", i), t0.Add(time.Duration(i)*time.Minute)), "big"))
+			id = out.IncidentID
+		}
+		w, err := s.Incident(context.Background(), id, 3, 2)
+		require.NoError(t, err)
+		require.Len(t, w.Members, 3)
+		assert.True(t, w.MoreMembers)
+		assert.Equal(t, "member-0", w.Members[0].Ref.Fingerprint, "the first, oldest first")
+		require.Len(t, w.Timeline, 2)
+		assert.True(t, w.MoreTimeline)
+		assert.Equal(t, []string{"member-3", "member-4"}, []string{w.Timeline[0].Fingerprint, w.Timeline[1].Fingerprint}, "the latest, oldest first")
+		w, err = s.Incident(context.Background(), id, 5, 5)
+		require.NoError(t, err)
+		assert.False(t, w.MoreMembers)
+		assert.False(t, w.MoreTimeline)
 	})
 }

@@ -106,11 +106,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, sink string, now time.Time, lea
 	}
 	for i := range events {
 		e := &events[i]
-		inc, members, _, err := s.Incident(ctx, e.Incident.ID)
+		w, err := s.Incident(ctx, e.Incident.ID, MaxNotifiedAlerts, 0)
 		if err != nil {
 			return nil, err
 		}
-		e.Incident, e.Alerts = inc, members[:min(len(members), MaxNotifiedAlerts)]
+		e.Incident, e.Alerts = w.Incident, w.Members
 	}
 	return events, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -206,32 +207,56 @@ func statusCondition(statuses []string) string {
 	}
 }
 
-// Incident reads one incident with every member, oldest first, and its
-// timeline, oldest first.
-func (s *Store) Incident(ctx context.Context, id string) (rules.Incident, []rules.Member, []TimelineEvent, error) {
+// Incident reads one incident with its first members, oldest first, and its
+// latest timeline events, oldest first: at most maxMembers and maxEvents of
+// them (0: none), and whether there were more of either.
+func (s *Store) Incident(ctx context.Context, id string, maxMembers, maxEvents int) (Whole, error) {
+	var w Whole
 	var inc *rules.Incident
-	var ms []rules.Member
-	var events []TimelineEvent
 	idArg := "CAST($1 AS " + s.d.sqlType(colUUID) + ")"
 	err := eachRow(s.db.QueryContext(ctx, "SELECT "+jsonText(incidents, incidentShown)+" FROM incidents i WHERE i.id = "+idArg, id))(
 		scanner(incidentShown, s.d, func(r *rules.Incident) { inc = r }))
 	if err != nil {
-		return rules.Incident{}, nil, nil, classify(fmt.Errorf("reading incident %s: %w", id, err))
+		return w, classify(fmt.Errorf("reading incident %s: %w", id, err))
 	}
 	if inc == nil {
-		return rules.Incident{}, nil, nil, ErrNotFound
+		return w, ErrNotFound
 	}
-	err = eachRow(s.db.QueryContext(ctx, "SELECT "+jsonText(members, memberShown)+" FROM incident_alerts m WHERE m.incident_id = "+idArg+
-		" ORDER BY m.starts_at, m.fingerprint", id))(scanner(memberShown, s.d, func(m *rules.Member) { ms = append(ms, *m) }))
-	if err != nil {
-		return rules.Incident{}, nil, nil, classify(fmt.Errorf("reading the alerts of incident %s: %w", id, err))
+	w.Incident = *inc
+	// One more than shown of each: whether there are more.
+	if maxMembers > 0 {
+		err = eachRow(s.db.QueryContext(ctx, "SELECT "+jsonText(members, memberShown)+" FROM incident_alerts m WHERE m.incident_id = "+idArg+
+			" ORDER BY m.starts_at, m.fingerprint LIMIT $2", id, maxMembers+1))(scanner(memberShown, s.d, func(m *rules.Member) { w.Members = append(w.Members, *m) }))
+		if err != nil {
+			return w, classify(fmt.Errorf("reading the alerts of incident %s: %w", id, err))
+		}
+		if len(w.Members) > maxMembers {
+			w.Members, w.MoreMembers = w.Members[:maxMembers], true
+		}
 	}
-	err = eachRow(s.db.QueryContext(ctx, "SELECT "+timeline.selectList(timeline.fields)+" FROM incident_events e WHERE e.incident_id = "+idArg+
-		" ORDER BY e.id", id))(scanner(timeline.fields, s.d, func(e *TimelineEvent) { events = append(events, *e) }))
-	if err != nil {
-		return rules.Incident{}, nil, nil, classify(fmt.Errorf("reading the timeline of incident %s: %w", id, err))
+	if maxEvents > 0 {
+		err = eachRow(s.db.QueryContext(ctx, "SELECT "+timeline.selectList(timeline.fields)+" FROM incident_events e WHERE e.incident_id = "+idArg+
+			" ORDER BY e.id DESC LIMIT $2", id, maxEvents+1))(scanner(timeline.fields, s.d, func(e *TimelineEvent) { w.Timeline = append(w.Timeline, *e) }))
+		if err != nil {
+			return w, classify(fmt.Errorf("reading the timeline of incident %s: %w", id, err))
+		}
+		if len(w.Timeline) > maxEvents {
+			w.Timeline, w.MoreTimeline = w.Timeline[:maxEvents], true
+		}
+		slices.Reverse(w.Timeline)
 	}
-	return *inc, ms, events, nil
+	return w, nil
+}
+
+// Whole is an incident with (some of) its members and timeline.
+type Whole struct {
+	Incident rules.Incident
+	// Members, oldest first; MoreMembers: there are more after them.
+	Members     []rules.Member
+	MoreMembers bool
+	// Timeline, oldest first; MoreTimeline: there are more before it.
+	Timeline     []TimelineEvent
+	MoreTimeline bool
 }
 
 // HeartbeatStatus is one watched scope's heartbeat.
