@@ -108,9 +108,16 @@ func person(field string, v *string) (string, error) {
 		return "", fmt.Errorf("%s is %d characters long, more than %d", field, n, maxByChars)
 	case strings.IndexFunc(who, unicode.IsControl) >= 0:
 		return "", errors.New(field + " must not contain control characters")
+	case strings.IndexFunc(who, invisible) >= 0:
+		// A right-to-left override or a zero-width space shows another name.
+		return "", errors.New(field + " must not contain invisible or direction-changing characters")
 	}
 	return who, nil
 }
+
+// invisible: a format character (a direction override, a zero-width one)
+// or a line or paragraph separator.
+func invisible(r rune) bool { return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) }
 
 // note checks what a person wrote (note, comment): at most 4 KiB, no NUL.
 func note(field, v string) error {

@@ -54,7 +54,7 @@ type apiHeartbeat struct {
 
 // GET /api/v1/incidents
 func (a *apiServer) listIncidents(w http.ResponseWriter, req *http.Request) {
-	lq, err := parseListQuery(req.URL.Query(), defaultListLimit)
+	lq, err := parseListQuery(req.URL.RawQuery, defaultListLimit)
 	if err != nil {
 		failJSON(w, http.StatusBadRequest, err.Error())
 		return

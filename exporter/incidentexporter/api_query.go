@@ -54,8 +54,14 @@ type listQuery struct {
 
 // parseListQuery reads the list's parameters; the error says which one is
 // wrong and how.
-func parseListQuery(q url.Values, defaultLimit int) (listQuery, error) {
+func parseListQuery(raw string, defaultLimit int) (listQuery, error) {
 	lq := listQuery{status: statusDefault, filter: store.IncidentFilter{Limit: defaultLimit}}
+	// url.Values from a request drops the pairs it cannot read ("a;b",
+	// "%zz"): read it here, so that a filter given is never a filter lost.
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return lq, fmt.Errorf("the query cannot be read (%s): separate parameters with & and percent-encode their values", truncate(err.Error(), 100))
+	}
 	for name, values := range q {
 		if !slices.Contains(listParams, name) {
 			return lq, fmt.Errorf("unknown query parameter %q: use %s", truncate(name, 100), strings.Join(listParams, ", "))
@@ -70,7 +76,6 @@ func parseListQuery(q url.Values, defaultLimit int) (listQuery, error) {
 	f := &lq.filter
 	f.Service, f.Scope, f.Project, f.Fingerprint = q.Get("service"), q.Get("integration"), q.Get("project"), q.Get("fingerprint")
 	f.After = q.Get("cursor")
-	var err error
 	if s := q.Get("status"); s != "" {
 		lq.status = s
 	}

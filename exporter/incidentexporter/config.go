@@ -315,8 +315,12 @@ func (a *APIConfig) validate() error {
 	}{{"read_tokens", a.ReadTokens}, {"write_tokens", a.WriteTokens}} {
 		for i, tok := range list.tokens {
 			// Never the value: it is a secret.
-			if strings.TrimSpace(string(tok)) == "" {
+			switch trimmed := strings.TrimSpace(string(tok)); {
+			case trimmed == "":
 				errs = append(errs, fmt.Errorf("%s[%d] is empty (an unset environment variable?): every token must be non-blank", list.key, i))
+			case trimmed != string(tok):
+				// A Bearer token arrives without them: it could never match.
+				errs = append(errs, fmt.Errorf("%s[%d] begins or ends with white space (a file's trailing newline?): remove it", list.key, i))
 			}
 		}
 	}

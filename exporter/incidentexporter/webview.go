@@ -105,7 +105,7 @@ func (a *apiServer) failHTML(w http.ResponseWriter, status int, detail string) {
 
 // GET /
 func (a *apiServer) webList(w http.ResponseWriter, req *http.Request) {
-	lq, err := parseListQuery(req.URL.Query(), webListLimit)
+	lq, err := parseListQuery(req.URL.RawQuery, webListLimit)
 	if err != nil {
 		a.failHTML(w, http.StatusBadRequest, err.Error())
 		return

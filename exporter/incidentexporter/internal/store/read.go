@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
 )
 
@@ -98,7 +100,7 @@ func parseCursor(c string) (time.Time, string, error) {
 	}
 	at, id, ok := strings.Cut(string(raw), "|")
 	t, err := time.Parse(time.RFC3339Nano, at)
-	if !ok || err != nil || len(id) != 36 {
+	if _, idErr := uuid.Parse(id); !ok || err != nil || idErr != nil || len(id) != 36 {
 		return time.Time{}, "", ErrBadCursor
 	}
 	return t, id, nil
