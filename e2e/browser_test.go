@@ -119,8 +119,10 @@ func TestWebViewInBrowser(t *testing.T) {
 			}
 			assert.NotContains(t, page.Text, "CertificateExpiry", "resolved: not on the active list")
 			assert.NotContains(t, page.Text, "PostgresDown", "held by a silence: no incident")
-			for _, s := range []string{"5 active", "1 silenced", "critical 1 open, 1 acknowledged", "high 1 open, 1 acknowledged", "medium 1 open", "alice", "bob",
-				`service="orders-db"`, "PostgreSQL 16 upgrade", "dave"} {
+			for _, s := range []string{
+				"5 active", "1 silenced", "critical 1 open, 1 acknowledged", "high 1 open, 1 acknowledged", "medium 1 open", "alice", "bob",
+				`service="orders-db"`, "PostgreSQL 16 upgrade", "dave",
+			} {
 				assert.Contains(t, page.Text, s)
 			}
 			for _, href := range []string{"/?status=open", "/?status=acknowledged", "/?status=resolved", "/?status=all"} {

@@ -8,14 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
-
-	"github.com/google/uuid"
 
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/metadata"
 	"github.com/sre-copilot/incident-collector/exporter/incidentexporter/internal/rules"
@@ -68,8 +67,8 @@ func (e *incidentExporter) start(ctx context.Context, host component.Host) error
 	if e.cfg.Heartbeat.Alertname == "" {
 		// Heartbeats are off: no heartbeat will resolve an incident that a
 		// missing one opened before.
-		if n, err := s.ForgetAllHeartbeats(ctx); err != nil {
-			e.logger.Warn("Resolving the heartbeat incidents of heartbeats turned off failed", zap.Error(err))
+		if n, forgetErr := s.ForgetAllHeartbeats(ctx); forgetErr != nil {
+			e.logger.Warn("Resolving the heartbeat incidents of heartbeats turned off failed", zap.Error(forgetErr))
 		} else if n > 0 {
 			e.logger.Info("Heartbeats are off: their open incidents resolved", zap.Int64("count", n))
 		}

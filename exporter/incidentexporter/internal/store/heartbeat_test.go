@@ -126,8 +126,10 @@ func TestForgetRemovedIntegrations(t *testing.T) {
 		ctx := context.Background()
 		require.NoError(t, s.Announce(ctx, "replica-a", "alertwebhook", []string{"p1", "p2", "p3"}))
 		require.NoError(t, s.Announce(ctx, "replica-b", "alertwebhook", []string{"p1"}))
-		beats := []Alert{watchdog("p1", incident.StatusFiring), watchdog("p2", incident.StatusFiring), watchdog("p3", incident.StatusFiring),
-			watchdog("never-announced", incident.StatusFiring)}
+		beats := []Alert{
+			watchdog("p1", incident.StatusFiring), watchdog("p2", incident.StatusFiring), watchdog("p3", incident.StatusFiring),
+			watchdog("never-announced", incident.StatusFiring),
+		}
 		verdicts(t, s, beats...)
 		clock.set(t0.Add(time.Minute))
 		opened, _, err := s.CheckHeartbeats(ctx)

@@ -99,11 +99,15 @@ func (s *Store) Announce(ctx context.Context, instance, receiver string, scopes 
 	qs := []query{{sql: `DELETE FROM integration_announcements WHERE instance = $1 AND receiver = $2`, args: []any{instance, receiver}}}
 	for _, scope := range scopes {
 		qs = append(qs,
-			query{sql: `INSERT INTO integration_announcements (instance, receiver, dedup_scope, announced_at) VALUES ($1, $2, $3, $4)
+			query{
+				sql: `INSERT INTO integration_announcements (instance, receiver, dedup_scope, announced_at) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (instance, receiver, dedup_scope) DO UPDATE SET announced_at = excluded.announced_at`,
-				args: []any{instance, receiver, scope, now}},
-			query{sql: `INSERT INTO announced_scopes (dedup_scope, first_announced_at) VALUES ($1, $2) ON CONFLICT (dedup_scope) DO NOTHING`,
-				args: []any{scope, now}})
+				args: []any{instance, receiver, scope, now},
+			},
+			query{
+				sql:  `INSERT INTO announced_scopes (dedup_scope, first_announced_at) VALUES ($1, $2) ON CONFLICT (dedup_scope) DO NOTHING`,
+				args: []any{scope, now},
+			})
 	}
 	if err := s.exec.inTx(ctx, func(txn) ([]query, error) { return qs, nil }); err != nil {
 		return classify(fmt.Errorf("recording what receiver %s serves: %w", receiver, err))
