@@ -97,41 +97,12 @@ func (s *Silence) Compile() []string {
 	s.cheapFirst = s.cheapFirst[:0]
 	for i := range s.Matchers {
 		m := &s.Matchers[i]
-		if m.Name == "" {
-			problems = append(problems, fmt.Sprintf("matchers[%d].name: required", i))
-		}
-		if len(m.Name) > MaxValueLength || len(m.Value) > MaxValueLength {
-			problems = append(problems, fmt.Sprintf("matchers[%d]: a name or value is at most %d bytes", i, MaxValueLength))
+		if problem := m.compile(); problem != "" {
+			problems = append(problems, fmt.Sprintf("matchers[%d]%s", i, problem))
 			continue
 		}
-		if strings.ContainsRune(m.Name+m.Value, 0) {
-			problems = append(problems, fmt.Sprintf("matchers[%d]: must not contain NUL characters", i))
-			continue
-		}
-		switch m.Op {
-		case MatchEqual, MatchNotEqual:
+		if m.re == nil {
 			s.cheapFirst = append(s.cheapFirst, m)
-		case MatchRegexp, MatchNotRegexp:
-			if len(m.Value) > MaxRegexpLength {
-				problems = append(problems, fmt.Sprintf("matchers[%d].value: a regular expression is at most %d bytes", i, MaxRegexpLength))
-				continue
-			}
-			// It must stand alone: "a)|(b" would otherwise undo the anchors.
-			size, err := programSize(m.Value)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("matchers[%d].value: not a valid RE2 regular expression: %v", i, err))
-				continue
-			}
-			if size > MaxRegexpProgram {
-				problems = append(problems, fmt.Sprintf("matchers[%d].value: a regular expression this complex (%d instructions, more than %d) "+
-					"would slow every new alert down", i, size, MaxRegexpProgram))
-				continue
-			}
-			// Anchored as Alertmanager anchors them: the whole value matches.
-			m.re = regexp.MustCompile("^(?:" + m.Value + ")$")
-		default:
-			problems = append(problems, fmt.Sprintf("matchers[%d].op: %q is not one of =, !=, =~, !~", i, m.Op))
-			continue
 		}
 		if !m.matches("") {
 			matchesEmpty = false
@@ -154,6 +125,42 @@ func (s *Silence) Compile() []string {
 		problems = append(problems, "ends_at: at most 90 days after starts_at")
 	}
 	return problems
+}
+
+// compile checks a matcher and prepares its regular expression; it says
+// what is wrong after the matcher's place (".op: …"), or "".
+func (m *Matcher) compile() string {
+	m.re = nil
+	switch {
+	case m.Name == "":
+		return ".name: required"
+	case len(m.Name) > MaxValueLength || len(m.Value) > MaxValueLength:
+		return fmt.Sprintf(": a name or value is at most %d bytes", MaxValueLength)
+	case strings.ContainsRune(m.Name+m.Value, 0):
+		return ": must not contain NUL characters"
+	}
+	switch m.Op {
+	case MatchEqual, MatchNotEqual:
+		return ""
+	case MatchRegexp, MatchNotRegexp:
+	default:
+		return fmt.Sprintf(".op: %q is not one of =, !=, =~, !~", m.Op)
+	}
+	if len(m.Value) > MaxRegexpLength {
+		return fmt.Sprintf(".value: a regular expression is at most %d bytes", MaxRegexpLength)
+	}
+	// It must stand alone: "a)|(b" would otherwise undo the anchors.
+	size, err := programSize(m.Value)
+	switch {
+	case err != nil:
+		return fmt.Sprintf(".value: not a valid RE2 regular expression: %v", err)
+	case size > MaxRegexpProgram:
+		return fmt.Sprintf(".value: a regular expression this complex (%d instructions, more than %d) would slow every new alert down",
+			size, MaxRegexpProgram)
+	}
+	// Anchored as Alertmanager anchors them: the whole value matches.
+	m.re = regexp.MustCompile("^(?:" + m.Value + ")$")
+	return ""
 }
 
 func (m *Matcher) matches(v string) bool {
